@@ -1,0 +1,844 @@
+// Package bulk turns the body of a bulk import (POST
+// /v1/data_sources/{ds}/json_imports) into records and decides what becomes
+// of each one: it decodes the payload, validates every record with the rules
+// of package recur, resolves references inside the payload and against the
+// data source's existing rows (which the caller loads), and produces the
+// changes to write and the report to show. It does no I/O.
+//
+// Records are decoded field by field from the token stream rather than
+// through struct tags, so that a field of the wrong JSON type ("1000" for an
+// amount) fails that one record with a message naming the field, instead of
+// failing the whole payload. Syntax errors do fail the whole payload: the
+// request is answered 400 with the byte offset before anything is stored.
+package bulk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/recurhq/recur"
+)
+
+// Batch is a decoded payload: the records of each type in payload order, and
+// what is wrong with each record.
+type Batch struct {
+	ExternalID   string
+	Customers    []recur.Customer
+	Plans        []recur.Plan
+	Invoices     []recur.Invoice
+	LineItems    []recur.LineItem
+	Transactions []recur.Transaction
+	Events       []recur.SubscriptionEvent
+
+	// problems holds each record's problems, by type and index.
+	problems [6][]recur.Problems
+	// lineItemAmounts says which line items carried an amount, which they
+	// must: a missing amount is not a zero amount.
+	lineItemAmounts []bool
+	now             time.Time
+}
+
+// typeIndex gives each record type its slot in Batch.problems.
+func typeIndex(t recur.RecordType) int {
+	switch t {
+	case recur.RecordCustomers:
+		return 0
+	case recur.RecordPlans:
+		return 1
+	case recur.RecordInvoices:
+		return 2
+	case recur.RecordLineItems:
+		return 3
+	case recur.RecordTransactions:
+		return 4
+	}
+	return 5
+}
+
+// Problems returns the problems of one record.
+func (b *Batch) Problems(t recur.RecordType, index int) *recur.Problems {
+	return &b.problems[typeIndex(t)][index]
+}
+
+// Len returns the number of records of all types.
+func (b *Batch) Len() int {
+	return len(b.Customers) + len(b.Plans) + len(b.Invoices) + len(b.LineItems) + len(b.Transactions) + len(b.Events)
+}
+
+// topLevelKeys are the members a payload may have, in ChartMogul's order.
+const topLevelKeys = "external_id, customers, plans, invoices, line_items, transactions and subscription_events"
+
+// Summary is what Inspect learns from a payload without decoding its records.
+type Summary struct {
+	ExternalID string
+	// Records counts the elements of each record array.
+	Records map[recur.RecordType]int
+}
+
+// Inspect checks that body is one JSON object whose members are the
+// documented ones, each record array an array, and returns the import's
+// external id and the number of records of each type. It is what the API
+// checks before it accepts a payload; records themselves are checked by the
+// worker.
+//
+// It returns an EBADREQUEST error naming the byte offset of a syntax error, or
+// the member at fault.
+func Inspect(body []byte) (Summary, error) {
+	s := Summary{Records: map[recur.RecordType]int{}}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
+	if err := expectObject(dec); err != nil {
+		return s, err
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return s, syntaxError(err)
+		}
+		key := string(name[1 : len(name)-1])
+		if key == "external_id" {
+			if s.ExternalID, err = readImportExternalID(dec); err != nil {
+				return s, err
+			}
+			continue
+		}
+		t, ok := recordType(key)
+		if !ok {
+			return s, unknownMember(name)
+		}
+		n, err := countArray(dec, key)
+		if err != nil {
+			return s, err
+		}
+		s.Records[t] += n
+	}
+	if err := expectEnd(dec); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Decode decodes a payload into a Batch and validates every record; now is
+// the time that "in the future" is measured against. It returns an
+// EBADREQUEST error only when the payload as a whole is unusable (a syntax
+// error, an unknown top-level member); problems of single records are in the
+// Batch.
+func Decode(body []byte, now time.Time) (*Batch, error) {
+	b := &Batch{now: now}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
+	if err := expectObject(dec); err != nil {
+		return nil, err
+	}
+	r := &recordReader{dec: dec}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return nil, syntaxError(err)
+		}
+		key := string(name[1 : len(name)-1])
+		if key == "external_id" {
+			if b.ExternalID, err = readImportExternalID(dec); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		t, ok := recordType(key)
+		if !ok {
+			return nil, unknownMember(name)
+		}
+		if err := b.decodeArray(r, t); err != nil {
+			return nil, err
+		}
+	}
+	if err := expectEnd(dec); err != nil {
+		return nil, err
+	}
+	b.validate()
+	return b, nil
+}
+
+func recordType(key string) (recur.RecordType, bool) {
+	for _, t := range recur.RecordTypes {
+		if string(t) == key {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+func unknownMember(name jsontext.Value) error {
+	return &recur.Error{Code: recur.EBADREQUEST, Param: string(name[1 : len(name)-1]), Message: fmt.Sprintf(
+		"the payload has an unknown top-level member %s; a bulk import may hold %s", recur.Quote(string(name[1:len(name)-1])), topLevelKeys)}
+}
+
+func expectObject(dec *jsontext.Decoder) error {
+	switch k := dec.PeekKind(); k {
+	case '{':
+		_, err := dec.ReadToken()
+		return syntaxError(err)
+	case 0:
+		_, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return recur.Errorf(recur.EBADREQUEST, "the body is empty; send one JSON object with the records to import")
+		}
+		return syntaxError(err)
+	default:
+		return recur.Errorf(recur.EBADREQUEST, "the body must be one JSON object with the records to import; got %s", kindName(k))
+	}
+}
+
+func expectEnd(dec *jsontext.Decoder) error {
+	if _, err := dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	if err := dec.SkipValue(); !errors.Is(err, io.EOF) {
+		return recur.Errorf(recur.EBADREQUEST, "the body must hold one JSON object and nothing after it; more follows at byte offset %d", dec.InputOffset())
+	}
+	return nil
+}
+
+// syntaxError turns a jsontext error into the 400 a user sees, with the byte
+// offset where the JSON went wrong.
+func syntaxError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) {
+		msg := se.Err.Error()
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			msg = "the JSON ends before it is complete"
+		}
+		return &recur.Error{Code: recur.EBADREQUEST, Message: fmt.Sprintf(
+			"the body is not valid JSON: %s at byte offset %d", msg, se.ByteOffset), Err: err}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return recur.Errorf(recur.EBADREQUEST, "the body is not valid JSON: it ends before the object is complete")
+	}
+	return &recur.Error{Code: recur.EBADREQUEST, Message: "the body is not valid JSON: " + err.Error(), Err: err}
+}
+
+func readImportExternalID(dec *jsontext.Decoder) (string, error) {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return "", syntaxError(err)
+	}
+	switch v.Kind() {
+	case 'n':
+		return "", nil
+	case '"':
+		s, err := unquote(v)
+		if err != nil {
+			return "", syntaxError(err)
+		}
+		if len(s) > recur.MaxIDLength {
+			return "", &recur.Error{Code: recur.EBADREQUEST, Param: "external_id", Message: fmt.Sprintf(
+				"external_id must be at most %d characters long; got %d", recur.MaxIDLength, len(s))}
+		}
+		return s, nil
+	}
+	return "", &recur.Error{Code: recur.EBADREQUEST, Param: "external_id", Message: fmt.Sprintf(
+		"external_id must be a string naming the import; got %s", describe(v))}
+}
+
+func countArray(dec *jsontext.Decoder, key string) (int, error) {
+	switch k := dec.PeekKind(); k {
+	case 'n':
+		_, err := dec.ReadValue()
+		return 0, syntaxError(err)
+	case '[':
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return 0, syntaxError(err)
+		}
+		return 0, &recur.Error{Code: recur.EBADREQUEST, Param: key, Message: fmt.Sprintf("%s must be an array of records; got %s", key, describe(v))}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return 0, syntaxError(err)
+	}
+	n := 0
+	for dec.PeekKind() != ']' {
+		if err := dec.SkipValue(); err != nil {
+			return 0, syntaxError(err)
+		}
+		n++
+	}
+	_, err := dec.ReadToken()
+	return n, syntaxError(err)
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "a boolean"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "nothing"
+}
+
+// describe says what a value is, for messages: the value itself when short.
+func describe(v jsontext.Value) string {
+	switch v.Kind() {
+	case '"':
+		s, err := unquote(v)
+		if err != nil {
+			return "a string"
+		}
+		return "the string " + recur.Quote(s)
+	case '0':
+		if len(v) > 40 {
+			return "a number"
+		}
+		return "the number " + string(v)
+	case 't', 'f':
+		return string(v)
+	case 'n':
+		return "null"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	}
+	return "nothing"
+}
+
+// unquote returns the Go string of a JSON string value. Most strings have no
+// escapes, and are copied out of the buffer without going through the
+// unquoting machinery.
+func unquote(v jsontext.Value) (string, error) {
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw), nil
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	return string(b), err
+}
+
+// recordReader reads the members of one record and records a problem for
+// each member of the wrong type. Its methods return an error only for
+// syntax errors, which abort the whole decode.
+type recordReader struct {
+	dec *jsontext.Decoder
+	p   *recur.Problems
+	// amount says whether the current record carried amount_in_cents.
+	amount bool
+}
+
+func (r *recordReader) read() (jsontext.Value, error) {
+	v, err := r.dec.ReadValue()
+	return v, syntaxError(err)
+}
+
+func (r *recordReader) wrongType(field, want string, v jsontext.Value) {
+	r.p.Fail(field, "%s must be %s; got %s", field, want, describe(v))
+}
+
+// str reads a string member; null leaves dst as it is.
+func (r *recordReader) str(field string, dst *string) error {
+	v, err := r.read()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case '"':
+		s, err := unquote(v)
+		if err != nil {
+			return syntaxError(err)
+		}
+		*dst = s
+	default:
+		r.wrongType(field, "a string", v)
+	}
+	return nil
+}
+
+// id reads a string member that may also be sent as a number, as ChartMogul's
+// ids sometimes are (retracted_event_id).
+func (r *recordReader) id(field string, dst *string) error {
+	v, err := r.read()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case '"':
+		s, err := unquote(v)
+		if err != nil {
+			return syntaxError(err)
+		}
+		*dst = s
+	case '0':
+		*dst = string(v)
+	default:
+		r.wrongType(field, "a string or a number", v)
+	}
+	return nil
+}
+
+// integer reads a whole-number member. It reports whether a number was
+// present. A string holding a number is refused with a message saying to
+// drop the quotes: ChartMogul's clients decode these fields as numbers.
+func (r *recordReader) integer(field string, dst *int64) (bool, error) {
+	v, err := r.read()
+	if err != nil {
+		return false, err
+	}
+	switch v.Kind() {
+	case 'n':
+		return false, nil
+	case '0':
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			var ne *strconv.NumError
+			if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+				r.p.Fail(field, "%s must be a whole number between %d and %d; got %s", field, int64(-1<<63), int64(1<<63-1), string(v))
+			} else {
+				r.p.Fail(field, "%s must be a whole number; got %s", field, string(v))
+			}
+			return false, nil
+		}
+		*dst = n
+		return true, nil
+	case '"':
+		s, _ := unquote(v)
+		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+			r.p.Fail(field, "%s must be a number, not a string: write %s without quotes", field, s)
+			return false, nil
+		}
+	}
+	r.wrongType(field, "a whole number", v)
+	return false, nil
+}
+
+func (r *recordReader) optInteger(field string, dst **int64) error {
+	var n int64
+	ok, err := r.integer(field, &n)
+	if ok {
+		*dst = &n
+	}
+	return err
+}
+
+func (r *recordReader) boolean(field string, dst *bool) error {
+	v, err := r.read()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case 't':
+		*dst = true
+	case 'f':
+		*dst = false
+	default:
+		r.wrongType(field, "true or false", v)
+	}
+	return nil
+}
+
+// time reads a timestamp member in any format recur.ParseTime accepts.
+func (r *recordReader) time(field string, dst *time.Time) error {
+	v, err := r.read()
+	if err != nil {
+		return err
+	}
+	switch v.Kind() {
+	case 'n':
+	case '"':
+		s, err := unquote(v)
+		if err != nil {
+			return syntaxError(err)
+		}
+		if s == "" {
+			return nil
+		}
+		t, err := recur.ParseTime(s)
+		if err != nil {
+			r.p.Fail(field, "%s %s", field, err.Error())
+			return nil
+		}
+		*dst = t
+	default:
+		r.wrongType(field, "a date string such as \"2023-04-02 21:37:00\"", v)
+	}
+	return nil
+}
+
+func (r *recordReader) optTime(field string, dst **time.Time) error {
+	var t time.Time
+	if err := r.time(field, &t); err != nil {
+		return err
+	}
+	if !t.IsZero() {
+		*dst = &t
+	}
+	return nil
+}
+
+// unknown skips a member Recur does not know and warns about it: ChartMogul
+// ignores unknown members, and so does Recur, but a misspelt field name
+// should not pass unnoticed.
+func (r *recordReader) unknown(name jsontext.Value) error {
+	if err := r.dec.SkipValue(); err != nil {
+		return syntaxError(err)
+	}
+	n, _ := unquote(name)
+	r.p.Warn(n, "%s is not a field of this record and was ignored", recur.Quote(n))
+	return nil
+}
+
+// decodeArray decodes one record array into b.
+func (b *Batch) decodeArray(r *recordReader, t recur.RecordType) error {
+	dec := r.dec
+	switch k := dec.PeekKind(); k {
+	case 'n':
+		_, err := dec.ReadValue()
+		return syntaxError(err)
+	case '[':
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return syntaxError(err)
+		}
+		return &recur.Error{Code: recur.EBADREQUEST, Param: string(t), Message: fmt.Sprintf("%s must be an array of records; got %s", t, describe(v))}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return syntaxError(err)
+	}
+	ti := typeIndex(t)
+	for dec.PeekKind() != ']' {
+		i := b.grow(t)
+		b.problems[ti] = append(b.problems[ti], recur.Problems{})
+		r.p = &b.problems[ti][i]
+		r.amount = false
+		if k := dec.PeekKind(); k != '{' {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return syntaxError(err)
+			}
+			r.p.Fail("", "each element of %s must be a JSON object; got %s", t, describe(v))
+			if t == recur.RecordLineItems {
+				b.lineItemAmounts = append(b.lineItemAmounts, true)
+			}
+			continue
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return syntaxError(err)
+		}
+		for dec.PeekKind() != '}' {
+			name, err := dec.ReadValue()
+			if err != nil {
+				return syntaxError(err)
+			}
+			if err := b.decodeMember(r, t, i, name); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return syntaxError(err)
+		}
+		if t == recur.RecordLineItems {
+			b.lineItemAmounts = append(b.lineItemAmounts, r.amount)
+		}
+	}
+	_, err := dec.ReadToken()
+	return syntaxError(err)
+}
+
+// grow appends a zero record of type t and returns its index.
+func (b *Batch) grow(t recur.RecordType) int {
+	switch t {
+	case recur.RecordCustomers:
+		b.Customers = append(b.Customers, recur.Customer{})
+		return len(b.Customers) - 1
+	case recur.RecordPlans:
+		b.Plans = append(b.Plans, recur.Plan{})
+		return len(b.Plans) - 1
+	case recur.RecordInvoices:
+		b.Invoices = append(b.Invoices, recur.Invoice{})
+		return len(b.Invoices) - 1
+	case recur.RecordLineItems:
+		b.LineItems = append(b.LineItems, recur.LineItem{})
+		return len(b.LineItems) - 1
+	case recur.RecordTransactions:
+		b.Transactions = append(b.Transactions, recur.Transaction{})
+		return len(b.Transactions) - 1
+	}
+	b.Events = append(b.Events, recur.SubscriptionEvent{})
+	return len(b.Events) - 1
+}
+
+func (b *Batch) decodeMember(r *recordReader, t recur.RecordType, i int, name jsontext.Value) error {
+	key := string(name[1 : len(name)-1])
+	switch t {
+	case recur.RecordCustomers:
+		return decodeCustomerMember(r, &b.Customers[i], key, name)
+	case recur.RecordPlans:
+		return decodePlanMember(r, &b.Plans[i], key, name)
+	case recur.RecordInvoices:
+		return decodeInvoiceMember(r, &b.Invoices[i], key, name)
+	case recur.RecordLineItems:
+		return decodeLineItemMember(r, &b.LineItems[i], key, name)
+	case recur.RecordTransactions:
+		return decodeTransactionMember(r, &b.Transactions[i], key, name)
+	}
+	return decodeEventMember(r, &b.Events[i], key, name)
+}
+
+func decodeCustomerMember(r *recordReader, c *recur.Customer, key string, name jsontext.Value) error {
+	set := func(f recur.CustomerFields, dst *string) error {
+		c.Given |= f
+		return r.str(key, dst)
+	}
+	switch key {
+	case "external_id":
+		return r.str(key, &c.ExternalID)
+	case "name":
+		return set(recur.CustomerName, &c.Name)
+	case "email":
+		return set(recur.CustomerEmail, &c.Email)
+	case "company":
+		return set(recur.CustomerCompany, &c.Company)
+	case "country":
+		return set(recur.CustomerCountry, &c.Country)
+	case "state":
+		return set(recur.CustomerState, &c.State)
+	case "city":
+		return set(recur.CustomerCity, &c.City)
+	case "zip":
+		return set(recur.CustomerZip, &c.Zip)
+	case "website_url":
+		return set(recur.CustomerWebsiteURL, &c.WebsiteURL)
+	case "lead_created_at":
+		c.Given |= recur.CustomerLeadCreatedAt
+		return r.customerTime(key, &c.LeadCreatedAt)
+	case "free_trial_started_at":
+		c.Given |= recur.CustomerFreeTrialStartedAt
+		return r.customerTime(key, &c.FreeTrialStartedAt)
+	}
+	return r.unknown(name)
+}
+
+// customerTime reads a customer's optional date. A malformed one is a
+// warning, not a failure: the customer is kept without it.
+func (r *recordReader) customerTime(field string, dst **time.Time) error {
+	before := len(r.p.Errors)
+	if err := r.optTime(field, dst); err != nil {
+		return err
+	}
+	if len(r.p.Errors) > before {
+		bad := r.p.Errors[before:]
+		for _, e := range bad {
+			r.p.Warn(e.Field, "%s; the customer was kept without it", e.Message)
+		}
+		r.p.Errors = r.p.Errors[:before]
+	}
+	return nil
+}
+
+func decodePlanMember(r *recordReader, pl *recur.Plan, key string, name jsontext.Value) error {
+	switch key {
+	case "external_id":
+		return r.str(key, &pl.ExternalID)
+	case "name":
+		return r.str(key, &pl.Name)
+	case "interval_count":
+		_, err := r.integer(key, &pl.IntervalCount)
+		return err
+	case "interval_unit":
+		return r.str(key, &pl.IntervalUnit)
+	}
+	return r.unknown(name)
+}
+
+func decodeInvoiceMember(r *recordReader, inv *recur.Invoice, key string, name jsontext.Value) error {
+	switch key {
+	case "external_id":
+		return r.str(key, &inv.ExternalID)
+	case "customer_external_id":
+		return r.str(key, &inv.CustomerExternalID)
+	case "date":
+		return r.time(key, &inv.Date)
+	case "due_date":
+		return r.optTime(key, &inv.DueDate)
+	case "currency":
+		return r.str(key, &inv.Currency)
+	case "collection_method":
+		return r.str(key, &inv.CollectionMethod)
+	}
+	return r.unknown(name)
+}
+
+func decodeLineItemMember(r *recordReader, li *recur.LineItem, key string, name jsontext.Value) error {
+	var err error
+	switch key {
+	case "invoice_external_id":
+		return r.str(key, &li.InvoiceExternalID)
+	case "external_id":
+		return r.str(key, &li.ExternalID)
+	case "type":
+		return r.str(key, &li.Type)
+	case "amount_in_cents":
+		r.amount = true
+		var ok bool
+		ok, err = r.integer(key, &li.AmountInCents)
+		if !ok && err == nil && !r.p.Has(key) {
+			r.p.Required(key)
+		}
+	case "quantity":
+		_, err = r.integer(key, &li.Quantity)
+	case "subscription_external_id":
+		return r.str(key, &li.SubscriptionExternalID)
+	case "subscription_set_external_id":
+		return r.str(key, &li.SubscriptionSetExternalID)
+	case "plan_external_id":
+		return r.str(key, &li.PlanExternalID)
+	case "service_period_start":
+		return r.optTime(key, &li.ServicePeriodStart)
+	case "service_period_end":
+		return r.optTime(key, &li.ServicePeriodEnd)
+	case "cancelled_at":
+		return r.optTime(key, &li.CancelledAt)
+	case "prorated":
+		return r.boolean(key, &li.Prorated)
+	case "proration_type":
+		return r.str(key, &li.ProrationType)
+	case "discount_amount_in_cents":
+		_, err = r.integer(key, &li.DiscountAmountInCents)
+	case "discount_code":
+		return r.str(key, &li.DiscountCode)
+	case "discount_description":
+		return r.str(key, &li.DiscountDescription)
+	case "tax_amount_in_cents":
+		_, err = r.integer(key, &li.TaxAmountInCents)
+	case "transaction_fees_in_cents":
+		_, err = r.integer(key, &li.TransactionFeesInCents)
+	case "transaction_fees_currency":
+		return r.str(key, &li.TransactionFeesCurrency)
+	case "account_code":
+		return r.str(key, &li.AccountCode)
+	case "description":
+		return r.str(key, &li.Description)
+	case "event_order":
+		return r.optInteger(key, &li.EventOrder)
+	case "balance_transfer":
+		return r.boolean(key, &li.BalanceTransfer)
+	default:
+		return r.unknown(name)
+	}
+	return err
+}
+
+func decodeTransactionMember(r *recordReader, tr *recur.Transaction, key string, name jsontext.Value) error {
+	switch key {
+	case "invoice_external_id":
+		return r.str(key, &tr.InvoiceExternalID)
+	case "external_id":
+		return r.str(key, &tr.ExternalID)
+	case "type":
+		return r.str(key, &tr.Type)
+	case "result":
+		return r.str(key, &tr.Result)
+	case "date":
+		return r.time(key, &tr.Date)
+	case "amount_in_cents":
+		return r.optInteger(key, &tr.AmountInCents)
+	case "transaction_fees_in_cents":
+		return r.optInteger(key, &tr.TransactionFeesInCents)
+	case "transaction_fees_currency":
+		return r.str(key, &tr.TransactionFeesCurrency)
+	}
+	return r.unknown(name)
+}
+
+func decodeEventMember(r *recordReader, ev *recur.SubscriptionEvent, key string, name jsontext.Value) error {
+	switch key {
+	case "customer_external_id":
+		return r.str(key, &ev.CustomerExternalID)
+	case "external_id":
+		return r.str(key, &ev.ExternalID)
+	case "event_type":
+		return r.str(key, &ev.EventType)
+	case "event_date":
+		return r.time(key, &ev.EventDate)
+	case "effective_date":
+		return r.time(key, &ev.EffectiveDate)
+	case "subscription_external_id":
+		return r.str(key, &ev.SubscriptionExternalID)
+	case "subscription_set_external_id":
+		return r.str(key, &ev.SubscriptionSetExternalID)
+	case "plan_external_id":
+		return r.str(key, &ev.PlanExternalID)
+	case "currency":
+		return r.str(key, &ev.Currency)
+	case "amount_in_cents":
+		return r.optInteger(key, &ev.AmountInCents)
+	case "quantity":
+		return r.optInteger(key, &ev.Quantity)
+	case "tax_amount_in_cents":
+		return r.optInteger(key, &ev.TaxAmountInCents)
+	case "retracted_event_id":
+		return r.id(key, &ev.RetractedEventID)
+	case "event_order":
+		return r.optInteger(key, &ev.EventOrder)
+	}
+	return r.unknown(name)
+}
+
+// validate applies the record rules of package recur to every record, and
+// the bulk-only rules: records refer to each other by external id, so those
+// references are required here.
+func (b *Batch) validate() {
+	for i := range b.Customers {
+		b.Customers[i].Validate(&b.problems[0][i], b.now)
+	}
+	for i := range b.Plans {
+		b.Plans[i].Validate(&b.problems[1][i])
+	}
+	for i := range b.Invoices {
+		p := &b.problems[2][i]
+		inv := &b.Invoices[i]
+		if inv.CustomerExternalID == "" {
+			p.Required("customer_external_id")
+		}
+		inv.Validate(p)
+	}
+	for i := range b.LineItems {
+		p := &b.problems[3][i]
+		li := &b.LineItems[i]
+		if li.InvoiceExternalID == "" {
+			p.Required("invoice_external_id")
+		}
+		if !b.lineItemAmounts[i] {
+			p.Required("amount_in_cents")
+		}
+		li.Validate(p, "plan_external_id")
+	}
+	for i := range b.Transactions {
+		p := &b.problems[4][i]
+		tr := &b.Transactions[i]
+		if tr.InvoiceExternalID == "" {
+			p.Required("invoice_external_id")
+		}
+		tr.Validate(p, b.now)
+	}
+	for i := range b.Events {
+		b.Events[i].Validate(&b.problems[5][i])
+	}
+}

@@ -1,0 +1,864 @@
+package bulk
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/recurhq/recur"
+)
+
+// Keys are the external ids a batch names, per type, each once: the rows of
+// the data source the caller must load into an Existing before Resolve.
+type Keys struct {
+	Customers    []string
+	Plans        []string
+	Invoices     []string
+	LineItems    []string
+	Transactions []string
+	Events       []string
+	// RetractedEventIDs are the public ids of events that retraction events
+	// name.
+	RetractedEventIDs []string
+}
+
+// Keys returns the external ids the batch defines or refers to.
+func (b *Batch) Keys() Keys {
+	var k Keys
+	sets := [7]map[string]struct{}{}
+	for i := range sets {
+		sets[i] = map[string]struct{}{}
+	}
+	add := func(i int, dst *[]string, id string) {
+		if id == "" {
+			return
+		}
+		if _, ok := sets[i][id]; ok {
+			return
+		}
+		sets[i][id] = struct{}{}
+		*dst = append(*dst, id)
+	}
+	for i := range b.Customers {
+		add(0, &k.Customers, b.Customers[i].ExternalID)
+	}
+	for i := range b.Plans {
+		add(1, &k.Plans, b.Plans[i].ExternalID)
+	}
+	for i := range b.Invoices {
+		add(2, &k.Invoices, b.Invoices[i].ExternalID)
+		add(0, &k.Customers, b.Invoices[i].CustomerExternalID)
+	}
+	for i := range b.LineItems {
+		li := &b.LineItems[i]
+		add(3, &k.LineItems, li.ExternalID)
+		add(2, &k.Invoices, li.InvoiceExternalID)
+		add(1, &k.Plans, li.PlanExternalID)
+	}
+	for i := range b.Transactions {
+		add(4, &k.Transactions, b.Transactions[i].ExternalID)
+		add(2, &k.Invoices, b.Transactions[i].InvoiceExternalID)
+	}
+	for i := range b.Events {
+		ev := &b.Events[i]
+		add(5, &k.Events, ev.ExternalID)
+		add(0, &k.Customers, ev.CustomerExternalID)
+		add(1, &k.Plans, ev.PlanExternalID)
+		add(6, &k.RetractedEventIDs, ev.RetractedEventID)
+	}
+	return k
+}
+
+// SubscriptionKey identifies a subscription: a customer (by row id) and the
+// subscription's external id.
+type SubscriptionKey struct {
+	CustomerID int64
+	ExternalID string
+}
+
+// Existing holds the data source's rows that a batch's Keys name. Invoices
+// carry their line items and transactions, so that records without an
+// external id can be recognised when they are imported again.
+type Existing struct {
+	Customers     map[string]*recur.Customer
+	Plans         map[string]*recur.Plan
+	Invoices      map[string]*recur.Invoice
+	LineItems     map[string]*recur.LineItem
+	Transactions  map[string]*recur.Transaction
+	Events        map[string]*recur.SubscriptionEvent
+	Subscriptions map[SubscriptionKey]*recur.Subscription
+	// EventIDs holds the public ids of the retracted events that exist.
+	EventIDs map[string]bool
+}
+
+// Changes is what an import writes: new rows, rows updated in place, and the
+// links between them. Links point at records, new or existing; the writer
+// assigns ids to new records, then calls Link to copy them into the rows that
+// refer to them.
+type Changes struct {
+	NewCustomers     []*recur.Customer
+	UpdatedCustomers []*recur.Customer
+	NewPlans         []*recur.Plan
+	UpdatedPlans     []*recur.Plan
+	NewSubscriptions []SubscriptionLink
+	NewInvoices      []InvoiceLink
+	NewLineItems     []LineItemLink
+	NewTransactions  []TransactionLink
+	NewEvents        []EventLink
+	// Touched lists the customers whose records changed, once each: their
+	// analytics must be computed again.
+	Touched []*recur.Customer
+	Report  *recur.ImportReport
+}
+
+// SubscriptionLink is a new subscription and the rows it belongs to.
+type SubscriptionLink struct {
+	Subscription *recur.Subscription
+	Customer     *recur.Customer
+	Plan         *recur.Plan
+}
+
+// InvoiceLink is a new invoice and its customer.
+type InvoiceLink struct {
+	Invoice  *recur.Invoice
+	Customer *recur.Customer
+}
+
+// LineItemLink is a new line item and the rows it refers to. Plan and
+// Subscription are nil for one-time items.
+type LineItemLink struct {
+	LineItem     *recur.LineItem
+	Invoice      *recur.Invoice
+	Plan         *recur.Plan
+	Subscription *recur.Subscription
+}
+
+// TransactionLink is a new transaction and its invoice.
+type TransactionLink struct {
+	Transaction *recur.Transaction
+	Invoice     *recur.Invoice
+}
+
+// EventLink is a new subscription event and its customer.
+type EventLink struct {
+	Event    *recur.SubscriptionEvent
+	Customer *recur.Customer
+}
+
+// Records returns the number of rows the changes write.
+func (c *Changes) Records() int {
+	return len(c.NewCustomers) + len(c.UpdatedCustomers) + len(c.NewPlans) + len(c.UpdatedPlans) +
+		len(c.NewInvoices) + len(c.NewLineItems) + len(c.NewTransactions) + len(c.NewEvents)
+}
+
+// Link copies the ids of linked records into the rows that refer to them.
+// Call it once every new customer, plan, subscription and invoice has its id.
+func (c *Changes) Link() {
+	for _, s := range c.NewSubscriptions {
+		s.Subscription.CustomerID = s.Customer.ID
+		if s.Plan != nil {
+			s.Subscription.PlanID = s.Plan.ID
+		}
+	}
+	for _, l := range c.NewInvoices {
+		l.Invoice.CustomerID = l.Customer.ID
+		l.Invoice.CustomerUUID = l.Customer.UUID
+	}
+	for _, l := range c.NewLineItems {
+		l.LineItem.InvoiceID = l.Invoice.ID
+		if l.Plan != nil {
+			l.LineItem.PlanID = l.Plan.ID
+			l.LineItem.PlanUUID = l.Plan.UUID
+		}
+		if l.Subscription != nil {
+			l.LineItem.SubscriptionID = l.Subscription.ID
+			l.LineItem.SubscriptionUUID = l.Subscription.UUID
+		}
+	}
+	for _, l := range c.NewTransactions {
+		l.Transaction.InvoiceID = l.Invoice.ID
+	}
+	for _, l := range c.NewEvents {
+		l.Event.CustomerID = l.Customer.ID
+	}
+}
+
+// resolver carries the state of one Resolve call.
+type resolver struct {
+	b   *Batch
+	ex  *Existing
+	ch  *Changes
+	rep *recur.ImportReport
+	// customerReports indexes rep.Customers by external id.
+	customerReports map[string]int
+	touched         map[*recur.Customer]bool
+	ds              recur.DataSource
+}
+
+// resolved is what an external id of the payload came to: the record it
+// names (new or existing), or why there is none.
+type resolved[T any] struct {
+	rec    *T
+	index  int    // index of the defining record in the payload, -1 for existing rows
+	reason string // why the payload's record failed, when rec is nil
+}
+
+// Resolve decides what becomes of every record of the batch against the data
+// source's existing rows, and returns the changes to write with the report.
+// A record fails alone, with a message naming the field; a record that
+// depends on a failed one (a line item of a rejected invoice) fails with a
+// message naming the cause. Re-importing a record unchanged is a no-op;
+// customers and plans that changed are updated in place; other records that
+// changed are refused, since a bulk import never rewrites billing history.
+func (b *Batch) Resolve(ds recur.DataSource, ex *Existing) *Changes {
+	rep := &recur.ImportReport{Counts: map[recur.RecordType]*recur.TypeCounts{}}
+	for _, t := range recur.RecordTypes {
+		rep.Counts[t] = &recur.TypeCounts{}
+	}
+	r := &resolver{b: b, ex: ex, ch: &Changes{Report: rep}, rep: rep,
+		customerReports: map[string]int{}, touched: map[*recur.Customer]bool{}, ds: ds}
+	customers := r.customers()
+	plans := r.plans()
+	invoices := r.invoices(customers)
+	subs := map[payloadSubscription]*recur.Subscription{}
+	r.lineItems(invoices, plans, subs)
+	r.transactions(invoices)
+	r.events(customers, plans)
+	return r.ch
+}
+
+// count records the outcome of one record, under its customer when it has
+// one, and files its problems.
+func (r *resolver) count(t recur.RecordType, index int, externalID, customer string, ok bool) {
+	c := r.rep.Counts[t]
+	c.Received++
+	if ok {
+		c.Imported++
+	} else {
+		c.Failed++
+	}
+	if t == recur.RecordPlans {
+		r.rep.Plans = *c
+	} else if customer != "" {
+		cr := r.customerReport(customer)
+		tc := cr.Counts[t]
+		if tc == nil {
+			tc = &recur.TypeCounts{}
+			cr.Counts[t] = tc
+		}
+		tc.Received++
+		if ok {
+			tc.Imported++
+		} else {
+			tc.Failed++
+		}
+	}
+	p := r.b.Problems(t, index)
+	for _, e := range p.Errors {
+		r.rep.Failures = append(r.rep.Failures, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: e.Field, Message: e.Message})
+	}
+	for _, w := range p.Warnings {
+		r.rep.Warnings = append(r.rep.Warnings, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: w.Field, Message: w.Message})
+	}
+}
+
+func (r *resolver) customerReport(externalID string) *recur.CustomerReport {
+	i, ok := r.customerReports[externalID]
+	if !ok {
+		i = len(r.rep.Customers)
+		r.customerReports[externalID] = i
+		r.rep.Customers = append(r.rep.Customers, recur.CustomerReport{ExternalID: externalID, Counts: map[recur.RecordType]*recur.TypeCounts{}})
+	}
+	return &r.rep.Customers[i]
+}
+
+func (r *resolver) touch(c *recur.Customer) {
+	if c != nil && !r.touched[c] {
+		r.touched[c] = true
+		r.ch.Touched = append(r.ch.Touched, c)
+	}
+}
+
+// firstError is the reason a failed record gives to the records that depend
+// on it.
+func firstError(p *recur.Problems) string {
+	if len(p.Errors) == 0 {
+		return "it was not imported"
+	}
+	return p.Errors[0].Message
+}
+
+// duplicate fails a record whose external id an earlier record of the same
+// payload already used.
+func duplicate(p *recur.Problems, t recur.RecordType, id string, first int) {
+	p.Fail("external_id", "external_id %s appears more than once in %s (first at index %d); each record must appear once per import", recur.Quote(id), t, first)
+}
+
+func (r *resolver) customers() map[string]resolved[recur.Customer] {
+	out := make(map[string]resolved[recur.Customer], len(r.b.Customers))
+	for i := range r.b.Customers {
+		c := &r.b.Customers[i]
+		p := r.b.Problems(recur.RecordCustomers, i)
+		if prev, dup := out[c.ExternalID]; dup && c.ExternalID != "" {
+			duplicate(p, recur.RecordCustomers, c.ExternalID, prev.index)
+		}
+		if !p.OK() {
+			if _, dup := out[c.ExternalID]; !dup && c.ExternalID != "" {
+				out[c.ExternalID] = resolved[recur.Customer]{index: i, reason: firstError(p)}
+			}
+			r.count(recur.RecordCustomers, i, c.ExternalID, c.ExternalID, false)
+			continue
+		}
+		c.DataSourceID, c.DataSourceUUID, c.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+		if old, ok := r.ex.Customers[c.ExternalID]; ok {
+			merged, changed := mergeCustomer(old, c)
+			if len(changed) > 0 {
+				r.ch.UpdatedCustomers = append(r.ch.UpdatedCustomers, merged)
+				p.Warn(changed[0], "customer %s already existed in this data source and was updated: %s", recur.Quote(c.ExternalID), strings.Join(changed, ", "))
+				r.touch(merged)
+				r.ex.Customers[c.ExternalID] = merged
+				old = merged
+			}
+			out[c.ExternalID] = resolved[recur.Customer]{rec: old, index: i}
+		} else {
+			c.UUID = recur.NewID(recur.PrefixCustomer)
+			r.ch.NewCustomers = append(r.ch.NewCustomers, c)
+			r.touch(c)
+			out[c.ExternalID] = resolved[recur.Customer]{rec: c, index: i}
+		}
+		r.count(recur.RecordCustomers, i, c.ExternalID, c.ExternalID, true)
+	}
+	return out
+}
+
+// mergeCustomer applies the fields a record carried to a copy of an existing
+// customer, and names the fields whose value changed.
+func mergeCustomer(old, rec *recur.Customer) (*recur.Customer, []string) {
+	m := *old
+	var changed []string
+	setStr := func(f recur.CustomerFields, name string, dst *string, v string) {
+		if rec.Given&f != 0 && *dst != v {
+			*dst = v
+			changed = append(changed, name)
+		}
+	}
+	setTime := func(f recur.CustomerFields, name string, dst **time.Time, v *time.Time) {
+		if rec.Given&f != 0 && !sameTime(*dst, v) {
+			*dst = v
+			changed = append(changed, name)
+		}
+	}
+	setStr(recur.CustomerName, "name", &m.Name, rec.Name)
+	setStr(recur.CustomerEmail, "email", &m.Email, rec.Email)
+	setStr(recur.CustomerCompany, "company", &m.Company, rec.Company)
+	setStr(recur.CustomerCountry, "country", &m.Country, rec.Country)
+	setStr(recur.CustomerState, "state", &m.State, rec.State)
+	setStr(recur.CustomerCity, "city", &m.City, rec.City)
+	setStr(recur.CustomerZip, "zip", &m.Zip, rec.Zip)
+	setStr(recur.CustomerWebsiteURL, "website_url", &m.WebsiteURL, rec.WebsiteURL)
+	setTime(recur.CustomerLeadCreatedAt, "lead_created_at", &m.LeadCreatedAt, rec.LeadCreatedAt)
+	setTime(recur.CustomerFreeTrialStartedAt, "free_trial_started_at", &m.FreeTrialStartedAt, rec.FreeTrialStartedAt)
+	return &m, changed
+}
+
+func (r *resolver) plans() map[string]resolved[recur.Plan] {
+	out := make(map[string]resolved[recur.Plan], len(r.b.Plans))
+	for i := range r.b.Plans {
+		pl := &r.b.Plans[i]
+		p := r.b.Problems(recur.RecordPlans, i)
+		if prev, dup := out[pl.ExternalID]; dup && pl.ExternalID != "" {
+			duplicate(p, recur.RecordPlans, pl.ExternalID, prev.index)
+		}
+		if !p.OK() {
+			if _, dup := out[pl.ExternalID]; !dup && pl.ExternalID != "" {
+				out[pl.ExternalID] = resolved[recur.Plan]{index: i, reason: firstError(p)}
+			}
+			r.count(recur.RecordPlans, i, pl.ExternalID, "", false)
+			continue
+		}
+		pl.DataSourceID, pl.DataSourceUUID, pl.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+		if old, ok := r.ex.Plans[pl.ExternalID]; ok && pl.ExternalID != "" {
+			var changed []string
+			if old.Name != pl.Name {
+				changed = append(changed, "name")
+			}
+			if old.IntervalCount != pl.IntervalCount {
+				changed = append(changed, "interval_count")
+			}
+			if old.IntervalUnit != pl.IntervalUnit {
+				changed = append(changed, "interval_unit")
+			}
+			if len(changed) > 0 {
+				m := *old
+				m.Name, m.IntervalCount, m.IntervalUnit = pl.Name, pl.IntervalCount, pl.IntervalUnit
+				r.ch.UpdatedPlans = append(r.ch.UpdatedPlans, &m)
+				p.Warn(changed[0], "plan %s already existed in this data source and was updated: %s", recur.Quote(pl.ExternalID), strings.Join(changed, ", "))
+				old = &m
+				r.ex.Plans[pl.ExternalID] = &m
+			}
+			out[pl.ExternalID] = resolved[recur.Plan]{rec: old, index: i}
+		} else {
+			pl.UUID = recur.NewID(recur.PrefixPlan)
+			if pl.ExternalID == "" {
+				// ChartMogul gives a plan without external id the bare UUID.
+				pl.ExternalID = strings.TrimPrefix(pl.UUID, recur.PrefixPlan)
+			}
+			r.ch.NewPlans = append(r.ch.NewPlans, pl)
+			out[pl.ExternalID] = resolved[recur.Plan]{rec: pl, index: i}
+		}
+		r.count(recur.RecordPlans, i, pl.ExternalID, "", true)
+	}
+	return out
+}
+
+// customerOf resolves a customer external id: the payload's record if it was
+// imported, else an existing customer, else the reason there is none.
+func (r *resolver) customerOf(customers map[string]resolved[recur.Customer], id string) (*recur.Customer, string) {
+	if c, ok := customers[id]; ok && c.rec != nil {
+		return c.rec, ""
+	}
+	if c, ok := r.ex.Customers[id]; ok {
+		return c, ""
+	}
+	if c, ok := customers[id]; ok {
+		return nil, fmt.Sprintf("customer %s was not imported: %s", recur.Quote(id), c.reason)
+	}
+	return nil, fmt.Sprintf("customer_external_id %s names no customer in this import or in data source %s", recur.Quote(id), r.ds.UUID)
+}
+
+func (r *resolver) planOf(plans map[string]resolved[recur.Plan], field, id string) (*recur.Plan, string) {
+	if pl, ok := plans[id]; ok && pl.rec != nil {
+		return pl.rec, ""
+	}
+	if pl, ok := r.ex.Plans[id]; ok {
+		return pl, ""
+	}
+	if pl, ok := plans[id]; ok {
+		return nil, fmt.Sprintf("plan %s was not imported: %s", recur.Quote(id), pl.reason)
+	}
+	return nil, fmt.Sprintf("%s %s names no plan in this import or in data source %s", field, recur.Quote(id), r.ds.UUID)
+}
+
+// invoiceRef is a resolved invoice: the row and its customer.
+type invoiceRef struct {
+	invoice  *recur.Invoice
+	customer *recur.Customer
+	existing bool
+}
+
+func (r *resolver) invoices(customers map[string]resolved[recur.Customer]) map[string]resolved[invoiceRef] {
+	out := make(map[string]resolved[invoiceRef], len(r.b.Invoices))
+	for i := range r.b.Invoices {
+		inv := &r.b.Invoices[i]
+		p := r.b.Problems(recur.RecordInvoices, i)
+		if prev, dup := out[inv.ExternalID]; dup && inv.ExternalID != "" {
+			duplicate(p, recur.RecordInvoices, inv.ExternalID, prev.index)
+		}
+		var cus *recur.Customer
+		if p.OK() {
+			var why string
+			if cus, why = r.customerOf(customers, inv.CustomerExternalID); cus == nil {
+				p.Fail("customer_external_id", "%s", why)
+			}
+		}
+		if p.OK() {
+			inv.DataSourceID, inv.DataSourceUUID, inv.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+			if old, ok := r.ex.Invoices[inv.ExternalID]; ok {
+				if field, was := invoiceDiff(old, inv, cus); field != "" {
+					p.Fail(field, "an invoice with external_id %s already exists in this data source with a different %s (%s); a bulk import does not change invoices: delete the invoice first, or change it with PATCH /v1/invoices/%s",
+						recur.Quote(inv.ExternalID), field, was, old.UUID)
+				} else {
+					out[inv.ExternalID] = resolved[invoiceRef]{rec: &invoiceRef{invoice: old, customer: cus, existing: true}, index: i}
+				}
+			} else {
+				inv.UUID = recur.NewID(recur.PrefixInvoice)
+				inv.CustomerID, inv.CustomerUUID = cus.ID, cus.UUID
+				r.ch.NewInvoices = append(r.ch.NewInvoices, InvoiceLink{Invoice: inv, Customer: cus})
+				r.touch(cus)
+				out[inv.ExternalID] = resolved[invoiceRef]{rec: &invoiceRef{invoice: inv, customer: cus}, index: i}
+			}
+		}
+		if !p.OK() {
+			if _, dup := out[inv.ExternalID]; !dup && inv.ExternalID != "" {
+				out[inv.ExternalID] = resolved[invoiceRef]{index: i, reason: firstError(p)}
+			}
+		}
+		r.count(recur.RecordInvoices, i, inv.ExternalID, inv.CustomerExternalID, p.OK())
+	}
+	return out
+}
+
+// invoiceDiff names the first field in which a re-imported invoice differs
+// from the stored one, with the stored value.
+func invoiceDiff(old, inv *recur.Invoice, cus *recur.Customer) (field, was string) {
+	switch {
+	case old.CustomerID != cus.ID:
+		return "customer_external_id", recur.Quote(old.CustomerExternalID)
+	case !old.Date.Equal(inv.Date):
+		return "date", recur.FormatSeconds(old.Date)
+	case old.Currency != inv.Currency:
+		return "currency", old.Currency
+	case !sameTime(old.DueDate, inv.DueDate):
+		return "due_date", formatOptional(old.DueDate)
+	case old.CollectionMethod != inv.CollectionMethod:
+		return "collection_method", recur.Quote(old.CollectionMethod)
+	}
+	return "", ""
+}
+
+func (r *resolver) invoiceOf(invoices map[string]resolved[invoiceRef], id string) (*invoiceRef, string) {
+	if ref, ok := invoices[id]; ok && ref.rec != nil {
+		return ref.rec, ""
+	}
+	if inv, ok := r.ex.Invoices[id]; ok {
+		return &invoiceRef{invoice: inv, customer: r.customerByID(inv), existing: true}, ""
+	}
+	if ref, ok := invoices[id]; ok {
+		return nil, fmt.Sprintf("invoice %s was not imported: %s", recur.Quote(id), ref.reason)
+	}
+	return nil, fmt.Sprintf("invoice_external_id %s names no invoice in this import or in data source %s", recur.Quote(id), r.ds.UUID)
+}
+
+// customerByID finds the loaded customer of an existing invoice that the
+// payload did not import again.
+func (r *resolver) customerByID(inv *recur.Invoice) *recur.Customer {
+	if c, ok := r.ex.Customers[inv.CustomerExternalID]; ok {
+		return c
+	}
+	return &recur.Customer{ID: inv.CustomerID, UUID: inv.CustomerUUID, ExternalID: inv.CustomerExternalID}
+}
+
+func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map[string]resolved[recur.Plan], subs map[payloadSubscription]*recur.Subscription) {
+	seen := map[string]int{}
+	for i := range r.b.LineItems {
+		li := &r.b.LineItems[i]
+		p := r.b.Problems(recur.RecordLineItems, i)
+		if first, dup := seen[li.ExternalID]; dup && li.ExternalID != "" {
+			duplicate(p, recur.RecordLineItems, li.ExternalID, first)
+		} else if li.ExternalID != "" {
+			seen[li.ExternalID] = i
+		}
+		var ref *invoiceRef
+		customer := ""
+		if li.InvoiceExternalID != "" {
+			var why string
+			if ref, why = r.invoiceOf(invoices, li.InvoiceExternalID); ref == nil {
+				if !p.Has("invoice_external_id") {
+					p.Fail("invoice_external_id", "%s", why)
+				}
+			} else {
+				customer = ref.customer.ExternalID
+			}
+		}
+		var plan *recur.Plan
+		if li.PlanExternalID != "" && !p.Has("plan_external_id") {
+			var why string
+			if plan, why = r.planOf(plans, "plan_external_id", li.PlanExternalID); plan == nil {
+				if li.IsRecurring() {
+					p.Fail("plan_external_id", "%s", why)
+				} else {
+					p.Warn("plan_external_id", "%s; the one-time line item was imported without a plan", why)
+				}
+			}
+		}
+		if p.OK() {
+			r.lineItem(li, p, ref, plan, subs)
+		}
+		r.count(recur.RecordLineItems, i, li.ExternalID, customer, p.OK())
+	}
+}
+
+func (r *resolver) lineItem(li *recur.LineItem, p *recur.Problems, ref *invoiceRef, plan *recur.Plan, subs map[payloadSubscription]*recur.Subscription) {
+	li.InvoiceID = ref.invoice.ID
+	if plan != nil {
+		li.PlanID, li.PlanUUID = plan.ID, plan.UUID
+	}
+	var sub *recur.Subscription
+	if li.IsRecurring() {
+		sub = r.subscription(ref.customer, li, plan, subs)
+		li.SubscriptionID, li.SubscriptionUUID = sub.ID, sub.UUID
+	}
+	if ref.existing {
+		if old := r.storedLineItem(li, ref.invoice); old != nil {
+			if field := lineItemDiff(old, li); field != "" {
+				p.Fail(field, "a line item with external_id %s already exists in this data source with a different %s; a bulk import does not change line items: delete it first, or change it with PATCH /v1/line_items/%s",
+					recur.Quote(li.ExternalID), field, old.UUID)
+			}
+			return
+		}
+	} else if _, ok := r.ex.LineItems[li.ExternalID]; ok && li.ExternalID != "" {
+		p.Fail("external_id", "a line item with external_id %s already exists in this data source, on another invoice", recur.Quote(li.ExternalID))
+		return
+	}
+	li.UUID = recur.NewID(recur.PrefixLineItem)
+	r.ch.NewLineItems = append(r.ch.NewLineItems, LineItemLink{LineItem: li, Invoice: ref.invoice, Plan: plan, Subscription: sub})
+	r.touch(ref.customer)
+}
+
+// payloadSubscription identifies a subscription within one payload: its
+// customer record (new customers have no id yet) and its external id.
+type payloadSubscription struct {
+	customer   *recur.Customer
+	externalID string
+}
+
+// subscription returns the subscription a recurring line item belongs to:
+// one the payload already named, an existing one, or a new one.
+func (r *resolver) subscription(cus *recur.Customer, li *recur.LineItem, plan *recur.Plan, subs map[payloadSubscription]*recur.Subscription) *recur.Subscription {
+	key := payloadSubscription{customer: cus, externalID: li.SubscriptionExternalID}
+	if s, ok := subs[key]; ok {
+		return s
+	}
+	if cus.ID != 0 {
+		if s, ok := r.ex.Subscriptions[SubscriptionKey{CustomerID: cus.ID, ExternalID: li.SubscriptionExternalID}]; ok {
+			subs[key] = s
+			return s
+		}
+	}
+	s := &recur.Subscription{UUID: recur.NewID(recur.PrefixSubscription), AccountID: r.ds.AccountID, DataSourceID: r.ds.ID,
+		CustomerID: cus.ID, ExternalID: li.SubscriptionExternalID, SetExternalID: li.SubscriptionSetExternalID, PlanID: li.PlanID}
+	subs[key] = s
+	r.ch.NewSubscriptions = append(r.ch.NewSubscriptions, SubscriptionLink{Subscription: s, Customer: cus, Plan: plan})
+	return s
+}
+
+// storedLineItem finds the stored twin of a line item re-imported onto an
+// existing invoice: by external id when it has one, by content when not.
+func (r *resolver) storedLineItem(li *recur.LineItem, inv *recur.Invoice) *recur.LineItem {
+	if li.ExternalID != "" {
+		if old, ok := r.ex.LineItems[li.ExternalID]; ok {
+			return old
+		}
+		return nil
+	}
+	for k := range inv.LineItems {
+		old := &inv.LineItems[k]
+		if old.ExternalID == "" && lineItemDiff(old, li) == "" {
+			return old
+		}
+	}
+	return nil
+}
+
+// lineItemDiff names the first field in which two line items differ.
+func lineItemDiff(a, b *recur.LineItem) string {
+	switch {
+	case a.InvoiceID != b.InvoiceID:
+		return "invoice_external_id"
+	case a.Type != b.Type:
+		return "type"
+	case a.AmountInCents != b.AmountInCents:
+		return "amount_in_cents"
+	case a.Quantity != b.Quantity:
+		return "quantity"
+	case a.SubscriptionExternalID != b.SubscriptionExternalID:
+		return "subscription_external_id"
+	case a.PlanID != b.PlanID:
+		return "plan_external_id"
+	case !sameTime(a.ServicePeriodStart, b.ServicePeriodStart):
+		return "service_period_start"
+	case !sameTime(a.ServicePeriodEnd, b.ServicePeriodEnd):
+		return "service_period_end"
+	case !sameTime(a.CancelledAt, b.CancelledAt):
+		return "cancelled_at"
+	case a.Prorated != b.Prorated:
+		return "prorated"
+	case a.ProrationType != b.ProrationType:
+		return "proration_type"
+	case a.DiscountAmountInCents != b.DiscountAmountInCents:
+		return "discount_amount_in_cents"
+	case a.DiscountCode != b.DiscountCode:
+		return "discount_code"
+	case a.TaxAmountInCents != b.TaxAmountInCents:
+		return "tax_amount_in_cents"
+	case a.TransactionFeesInCents != b.TransactionFeesInCents:
+		return "transaction_fees_in_cents"
+	case a.TransactionFeesCurrency != b.TransactionFeesCurrency:
+		return "transaction_fees_currency"
+	case a.Description != b.Description:
+		return "description"
+	case a.AccountCode != b.AccountCode:
+		return "account_code"
+	case !sameInt(a.EventOrder, b.EventOrder):
+		return "event_order"
+	}
+	return ""
+}
+
+func (r *resolver) transactions(invoices map[string]resolved[invoiceRef]) {
+	seen := map[string]int{}
+	for i := range r.b.Transactions {
+		tr := &r.b.Transactions[i]
+		p := r.b.Problems(recur.RecordTransactions, i)
+		if first, dup := seen[tr.ExternalID]; dup && tr.ExternalID != "" {
+			duplicate(p, recur.RecordTransactions, tr.ExternalID, first)
+		} else if tr.ExternalID != "" {
+			seen[tr.ExternalID] = i
+		}
+		var ref *invoiceRef
+		customer := ""
+		if tr.InvoiceExternalID != "" {
+			var why string
+			if ref, why = r.invoiceOf(invoices, tr.InvoiceExternalID); ref == nil {
+				if !p.Has("invoice_external_id") {
+					p.Fail("invoice_external_id", "%s", why)
+				}
+			} else {
+				customer = ref.customer.ExternalID
+			}
+		}
+		if p.OK() {
+			r.transaction(tr, p, ref)
+		}
+		r.count(recur.RecordTransactions, i, tr.ExternalID, customer, p.OK())
+	}
+}
+
+func (r *resolver) transaction(tr *recur.Transaction, p *recur.Problems, ref *invoiceRef) {
+	tr.InvoiceID = ref.invoice.ID
+	if tr.Date.Before(ref.invoice.Date) {
+		p.Warn("date", "date %s is before the date of invoice %s (%s); the transaction was imported as it is",
+			recur.FormatSeconds(tr.Date), recur.Quote(ref.invoice.ExternalID), recur.FormatSeconds(ref.invoice.Date))
+	}
+	if ref.existing {
+		var old *recur.Transaction
+		if tr.ExternalID != "" {
+			old = r.ex.Transactions[tr.ExternalID]
+		} else {
+			for k := range ref.invoice.Transactions {
+				if t := &ref.invoice.Transactions[k]; t.ExternalID == "" && transactionDiff(t, tr) == "" {
+					old = t
+					break
+				}
+			}
+		}
+		if old != nil {
+			if field := transactionDiff(old, tr); field != "" {
+				p.Fail(field, "a transaction with external_id %s already exists in this data source with a different %s; a bulk import does not change transactions: delete it first, or change it with PATCH /v1/transactions/%s",
+					recur.Quote(tr.ExternalID), field, old.UUID)
+			}
+			return
+		}
+	} else if _, ok := r.ex.Transactions[tr.ExternalID]; ok && tr.ExternalID != "" {
+		p.Fail("external_id", "a transaction with external_id %s already exists in this data source, on another invoice", recur.Quote(tr.ExternalID))
+		return
+	}
+	tr.UUID = recur.NewID(recur.PrefixTransaction)
+	r.ch.NewTransactions = append(r.ch.NewTransactions, TransactionLink{Transaction: tr, Invoice: ref.invoice})
+	r.touch(ref.customer)
+}
+
+func transactionDiff(a, b *recur.Transaction) string {
+	switch {
+	case a.InvoiceID != b.InvoiceID:
+		return "invoice_external_id"
+	case a.Type != b.Type:
+		return "type"
+	case a.Result != b.Result:
+		return "result"
+	case !a.Date.Equal(b.Date):
+		return "date"
+	case !sameInt(a.AmountInCents, b.AmountInCents):
+		return "amount_in_cents"
+	case !sameInt(a.TransactionFeesInCents, b.TransactionFeesInCents):
+		return "transaction_fees_in_cents"
+	case a.TransactionFeesCurrency != b.TransactionFeesCurrency:
+		return "transaction_fees_currency"
+	}
+	return ""
+}
+
+func (r *resolver) events(customers map[string]resolved[recur.Customer], plans map[string]resolved[recur.Plan]) {
+	seen := map[string]int{}
+	for i := range r.b.Events {
+		ev := &r.b.Events[i]
+		p := r.b.Problems(recur.RecordSubscriptionEvents, i)
+		if first, dup := seen[ev.ExternalID]; dup && ev.ExternalID != "" {
+			duplicate(p, recur.RecordSubscriptionEvents, ev.ExternalID, first)
+		} else if ev.ExternalID != "" {
+			seen[ev.ExternalID] = i
+		}
+		var cus *recur.Customer
+		if ev.CustomerExternalID != "" && !p.Has("customer_external_id") {
+			var why string
+			if cus, why = r.customerOf(customers, ev.CustomerExternalID); cus == nil {
+				p.Fail("customer_external_id", "%s", why)
+			}
+		}
+		if ev.PlanExternalID != "" && !p.Has("plan_external_id") {
+			if pl, why := r.planOf(plans, "plan_external_id", ev.PlanExternalID); pl == nil {
+				p.Fail("plan_external_id", "%s", why)
+			}
+		}
+		if ev.RetractedEventID != "" && !r.ex.EventIDs[ev.RetractedEventID] {
+			p.Warn("retracted_event_id", "retracted_event_id %s names no subscription event of data source %s; the retraction was stored but retracts nothing", recur.Quote(ev.RetractedEventID), r.ds.UUID)
+		}
+		if p.OK() {
+			ev.DataSourceID, ev.DataSourceUUID, ev.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+			ev.CustomerID = cus.ID
+			if old, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" {
+				if field := eventDiff(old, ev); field != "" {
+					p.Fail(field, "a subscription event with external_id %s already exists in this data source with a different %s; a bulk import does not change events: change it with PATCH /v1/subscription_events",
+						recur.Quote(ev.ExternalID), field)
+				}
+			} else {
+				r.ch.NewEvents = append(r.ch.NewEvents, EventLink{Event: ev, Customer: cus})
+				r.touch(cus)
+			}
+		}
+		r.count(recur.RecordSubscriptionEvents, i, ev.ExternalID, ev.CustomerExternalID, p.OK())
+	}
+}
+
+func eventDiff(a, b *recur.SubscriptionEvent) string {
+	switch {
+	case a.CustomerExternalID != b.CustomerExternalID:
+		return "customer_external_id"
+	case a.EventType != b.EventType:
+		return "event_type"
+	case !a.EventDate.Equal(b.EventDate):
+		return "event_date"
+	case !a.EffectiveDate.Equal(b.EffectiveDate):
+		return "effective_date"
+	case a.SubscriptionExternalID != b.SubscriptionExternalID:
+		return "subscription_external_id"
+	case a.SubscriptionSetExternalID != b.SubscriptionSetExternalID:
+		return "subscription_set_external_id"
+	case a.PlanExternalID != b.PlanExternalID:
+		return "plan_external_id"
+	case a.Currency != b.Currency:
+		return "currency"
+	case !sameInt(a.AmountInCents, b.AmountInCents):
+		return "amount_in_cents"
+	case !sameInt(a.Quantity, b.Quantity):
+		return "quantity"
+	case !sameInt(a.TaxAmountInCents, b.TaxAmountInCents):
+		return "tax_amount_in_cents"
+	case a.RetractedEventID != b.RetractedEventID:
+		return "retracted_event_id"
+	case !sameInt(a.EventOrder, b.EventOrder):
+		return "event_order"
+	}
+	return ""
+}
+
+func sameInt(a, b *int64) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func formatOptional(t *time.Time) string {
+	if t == nil {
+		return "none"
+	}
+	return recur.FormatSeconds(*t)
+}
