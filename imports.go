@@ -70,6 +70,9 @@ type RecordProblem struct {
 	ExternalID string     `json:"external_id"`
 	Field      string     `json:"field"`
 	Message    string     `json:"message"`
+	// Customer is the external id of the customer the record belongs to,
+	// when it could be told.
+	Customer string `json:"customer_external_id,omitempty"`
 }
 
 // Outcome is what became of a record, or of a group of records.

@@ -8,23 +8,9 @@ import (
 	"github.com/recurhq/recur"
 )
 
-// Keys are the external ids a batch names, per type, each once: the rows of
-// the data source the caller must load into an Existing before Resolve.
-type Keys struct {
-	Customers    []string
-	Plans        []string
-	Invoices     []string
-	LineItems    []string
-	Transactions []string
-	Events       []string
-	// RetractedEventIDs are the public ids of events that retraction events
-	// name.
-	RetractedEventIDs []string
-}
-
 // Keys returns the external ids the batch defines or refers to.
-func (b *Batch) Keys() Keys {
-	var k Keys
+func (b *Batch) Keys() recur.ImportKeys {
+	var k recur.ImportKeys
 	sets := [7]map[string]struct{}{}
 	for i := range sets {
 		sets[i] = map[string]struct{}{}
@@ -69,125 +55,11 @@ func (b *Batch) Keys() Keys {
 	return k
 }
 
-// SubscriptionKey identifies a subscription: a customer (by row id) and the
-// subscription's external id.
-type SubscriptionKey struct {
-	CustomerID int64
-	ExternalID string
-}
-
-// Existing holds the data source's rows that a batch's Keys name. Invoices
-// carry their line items and transactions, so that records without an
-// external id can be recognised when they are imported again.
-type Existing struct {
-	Customers     map[string]*recur.Customer
-	Plans         map[string]*recur.Plan
-	Invoices      map[string]*recur.Invoice
-	LineItems     map[string]*recur.LineItem
-	Transactions  map[string]*recur.Transaction
-	Events        map[string]*recur.SubscriptionEvent
-	Subscriptions map[SubscriptionKey]*recur.Subscription
-	// EventIDs holds the public ids of the retracted events that exist.
-	EventIDs map[string]bool
-}
-
-// Changes is what an import writes: new rows, rows updated in place, and the
-// links between them. Links point at records, new or existing; the writer
-// assigns ids to new records, then calls Link to copy them into the rows that
-// refer to them.
-type Changes struct {
-	NewCustomers     []*recur.Customer
-	UpdatedCustomers []*recur.Customer
-	NewPlans         []*recur.Plan
-	UpdatedPlans     []*recur.Plan
-	NewSubscriptions []SubscriptionLink
-	NewInvoices      []InvoiceLink
-	NewLineItems     []LineItemLink
-	NewTransactions  []TransactionLink
-	NewEvents        []EventLink
-	// Touched lists the customers whose records changed, once each: their
-	// analytics must be computed again.
-	Touched []*recur.Customer
-	Report  *recur.ImportReport
-}
-
-// SubscriptionLink is a new subscription and the rows it belongs to.
-type SubscriptionLink struct {
-	Subscription *recur.Subscription
-	Customer     *recur.Customer
-	Plan         *recur.Plan
-}
-
-// InvoiceLink is a new invoice and its customer.
-type InvoiceLink struct {
-	Invoice  *recur.Invoice
-	Customer *recur.Customer
-}
-
-// LineItemLink is a new line item and the rows it refers to. Plan and
-// Subscription are nil for one-time items.
-type LineItemLink struct {
-	LineItem     *recur.LineItem
-	Invoice      *recur.Invoice
-	Plan         *recur.Plan
-	Subscription *recur.Subscription
-}
-
-// TransactionLink is a new transaction and its invoice.
-type TransactionLink struct {
-	Transaction *recur.Transaction
-	Invoice     *recur.Invoice
-}
-
-// EventLink is a new subscription event and its customer.
-type EventLink struct {
-	Event    *recur.SubscriptionEvent
-	Customer *recur.Customer
-}
-
-// Records returns the number of rows the changes write.
-func (c *Changes) Records() int {
-	return len(c.NewCustomers) + len(c.UpdatedCustomers) + len(c.NewPlans) + len(c.UpdatedPlans) +
-		len(c.NewInvoices) + len(c.NewLineItems) + len(c.NewTransactions) + len(c.NewEvents)
-}
-
-// Link copies the ids of linked records into the rows that refer to them.
-// Call it once every new customer, plan, subscription and invoice has its id.
-func (c *Changes) Link() {
-	for _, s := range c.NewSubscriptions {
-		s.Subscription.CustomerID = s.Customer.ID
-		if s.Plan != nil {
-			s.Subscription.PlanID = s.Plan.ID
-		}
-	}
-	for _, l := range c.NewInvoices {
-		l.Invoice.CustomerID = l.Customer.ID
-		l.Invoice.CustomerUUID = l.Customer.UUID
-	}
-	for _, l := range c.NewLineItems {
-		l.LineItem.InvoiceID = l.Invoice.ID
-		if l.Plan != nil {
-			l.LineItem.PlanID = l.Plan.ID
-			l.LineItem.PlanUUID = l.Plan.UUID
-		}
-		if l.Subscription != nil {
-			l.LineItem.SubscriptionID = l.Subscription.ID
-			l.LineItem.SubscriptionUUID = l.Subscription.UUID
-		}
-	}
-	for _, l := range c.NewTransactions {
-		l.Transaction.InvoiceID = l.Invoice.ID
-	}
-	for _, l := range c.NewEvents {
-		l.Event.CustomerID = l.Customer.ID
-	}
-}
-
 // resolver carries the state of one Resolve call.
 type resolver struct {
 	b   *Batch
-	ex  *Existing
-	ch  *Changes
+	ex  *recur.ExistingRecords
+	ch  *recur.ImportChanges
 	rep *recur.ImportReport
 	// customerReports indexes rep.Customers by external id.
 	customerReports map[string]int
@@ -210,12 +82,12 @@ type resolved[T any] struct {
 // message naming the cause. Re-importing a record unchanged is a no-op;
 // customers and plans that changed are updated in place; other records that
 // changed are refused, since a bulk import never rewrites billing history.
-func (b *Batch) Resolve(ds recur.DataSource, ex *Existing) *Changes {
+func (b *Batch) Resolve(ds recur.DataSource, ex *recur.ExistingRecords) *recur.ImportChanges {
 	rep := &recur.ImportReport{Counts: map[recur.RecordType]*recur.TypeCounts{}}
 	for _, t := range recur.RecordTypes {
 		rep.Counts[t] = &recur.TypeCounts{}
 	}
-	r := &resolver{b: b, ex: ex, ch: &Changes{Report: rep}, rep: rep,
+	r := &resolver{b: b, ex: ex, ch: &recur.ImportChanges{Report: rep}, rep: rep,
 		customerReports: map[string]int{}, touched: map[*recur.Customer]bool{}, ds: ds}
 	customers := r.customers()
 	plans := r.plans()
@@ -255,10 +127,10 @@ func (r *resolver) count(t recur.RecordType, index int, externalID, customer str
 	}
 	p := r.b.Problems(t, index)
 	for _, e := range p.Errors {
-		r.rep.Failures = append(r.rep.Failures, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: e.Field, Message: e.Message})
+		r.rep.Failures = append(r.rep.Failures, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: e.Field, Message: e.Message, Customer: customer})
 	}
 	for _, w := range p.Warnings {
-		r.rep.Warnings = append(r.rep.Warnings, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: w.Field, Message: w.Message})
+		r.rep.Warnings = append(r.rep.Warnings, recur.RecordProblem{Type: t, Index: index, ExternalID: externalID, Field: w.Field, Message: w.Message, Customer: customer})
 	}
 }
 
@@ -473,7 +345,7 @@ func (r *resolver) invoices(customers map[string]resolved[recur.Customer]) map[s
 			} else {
 				inv.UUID = recur.NewID(recur.PrefixInvoice)
 				inv.CustomerID, inv.CustomerUUID = cus.ID, cus.UUID
-				r.ch.NewInvoices = append(r.ch.NewInvoices, InvoiceLink{Invoice: inv, Customer: cus})
+				r.ch.NewInvoices = append(r.ch.NewInvoices, recur.InvoiceLink{Invoice: inv, Customer: cus})
 				r.touch(cus)
 				out[inv.ExternalID] = resolved[invoiceRef]{rec: &invoiceRef{invoice: inv, customer: cus}, index: i}
 			}
@@ -591,7 +463,7 @@ func (r *resolver) lineItem(li *recur.LineItem, p *recur.Problems, ref *invoiceR
 		return
 	}
 	li.UUID = recur.NewID(recur.PrefixLineItem)
-	r.ch.NewLineItems = append(r.ch.NewLineItems, LineItemLink{LineItem: li, Invoice: ref.invoice, Plan: plan, Subscription: sub})
+	r.ch.NewLineItems = append(r.ch.NewLineItems, recur.LineItemLink{LineItem: li, Invoice: ref.invoice, Plan: plan, Subscription: sub})
 	r.touch(ref.customer)
 }
 
@@ -610,7 +482,7 @@ func (r *resolver) subscription(cus *recur.Customer, li *recur.LineItem, plan *r
 		return s
 	}
 	if cus.ID != 0 {
-		if s, ok := r.ex.Subscriptions[SubscriptionKey{CustomerID: cus.ID, ExternalID: li.SubscriptionExternalID}]; ok {
+		if s, ok := r.ex.Subscriptions[recur.SubscriptionKey{CustomerID: cus.ID, ExternalID: li.SubscriptionExternalID}]; ok {
 			subs[key] = s
 			return s
 		}
@@ -618,7 +490,7 @@ func (r *resolver) subscription(cus *recur.Customer, li *recur.LineItem, plan *r
 	s := &recur.Subscription{UUID: recur.NewID(recur.PrefixSubscription), AccountID: r.ds.AccountID, DataSourceID: r.ds.ID,
 		CustomerID: cus.ID, ExternalID: li.SubscriptionExternalID, SetExternalID: li.SubscriptionSetExternalID, PlanID: li.PlanID}
 	subs[key] = s
-	r.ch.NewSubscriptions = append(r.ch.NewSubscriptions, SubscriptionLink{Subscription: s, Customer: cus, Plan: plan})
+	r.ch.NewSubscriptions = append(r.ch.NewSubscriptions, recur.SubscriptionLink{Subscription: s, Customer: cus, Plan: plan})
 	return s
 }
 
@@ -744,7 +616,7 @@ func (r *resolver) transaction(tr *recur.Transaction, p *recur.Problems, ref *in
 		return
 	}
 	tr.UUID = recur.NewID(recur.PrefixTransaction)
-	r.ch.NewTransactions = append(r.ch.NewTransactions, TransactionLink{Transaction: tr, Invoice: ref.invoice})
+	r.ch.NewTransactions = append(r.ch.NewTransactions, recur.TransactionLink{Transaction: tr, Invoice: ref.invoice})
 	r.touch(ref.customer)
 }
 
@@ -802,7 +674,7 @@ func (r *resolver) events(customers map[string]resolved[recur.Customer], plans m
 						recur.Quote(ev.ExternalID), field)
 				}
 			} else {
-				r.ch.NewEvents = append(r.ch.NewEvents, EventLink{Event: ev, Customer: cus})
+				r.ch.NewEvents = append(r.ch.NewEvents, recur.EventLink{Event: ev, Customer: cus})
 				r.touch(cus)
 			}
 		}

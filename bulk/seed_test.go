@@ -18,7 +18,7 @@ func TestSeedResolvesAsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := b.Resolve(recur.DataSource{ID: 1, UUID: "ds_x", AccountID: 1}, &bulk.Existing{})
+	ch := b.Resolve(recur.DataSource{ID: 1, UUID: "ds_x", AccountID: 1}, &recur.ExistingRecords{})
 	for _, f := range ch.Report.Failures {
 		t.Logf("failure %+v", f)
 	}

@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/recurhq/recur"
+)
+
+type ctxKey int
+
+const accountKey ctxKey = iota
+
+// caller is who a request acts as.
+type caller struct {
+	account *recur.Account
+	access  recur.KeyAccess
+}
+
+func callerOf(ctx context.Context) *caller {
+	c, _ := ctx.Value(accountKey).(*caller)
+	return c
+}
+
+// handle adapts a handler that returns an error.
+func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// authenticated checks the request's API key — HTTP Basic with the key as
+// user name and an empty password or the key again — before h runs.
+// Read-only keys may only read.
+func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		key, pass, ok := r.BasicAuth()
+		if !ok || key == "" || (pass != "" && pass != key) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Recur"`)
+			return &recur.Error{Code: recur.EUNAUTHORIZED, Message: "No valid API key provided"}
+		}
+		account, access, err := s.Store.Authenticate(r.Context(), key)
+		if err != nil {
+			if recur.ErrorCodeOf(err) == recur.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Basic realm="Recur"`)
+			}
+			return err
+		}
+		if access == recur.AccessReadOnly && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return recur.Errorf(recur.EFORBIDDEN, "This API key is read-only; %s needs a key with read and write access.", r.Method)
+		}
+		return h(w, r.WithContext(context.WithValue(r.Context(), accountKey, &caller{account: account, access: access})))
+	})
+}
+
+func asMaxBytes(err error, target **http.MaxBytesError) bool { return errors.As(err, target) }
+
+// baseURL is the scheme and host the client reached Recur at, for the links
+// Recur's objects carry.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}

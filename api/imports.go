@@ -1,0 +1,193 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/recurhq/recur"
+	"github.com/recurhq/recur/bulk"
+)
+
+// importJSON is a bulk import as ChartMogul answers it (id, data_source_uuid,
+// status, external_id, status_details, created_at, updated_at) plus Recur's
+// extension: the reason of a failed import, counts per record type, and
+// every failed record and warning.
+type importJSON struct {
+	ID             string                `json:"id"`
+	DataSourceUUID string                `json:"data_source_uuid"`
+	Status         string                `json:"status"`
+	ExternalID     *string               `json:"external_id"`
+	StatusDetails  jsontext.Value        `json:"status_details"`
+	CreatedAt      string                `json:"created_at"`
+	UpdatedAt      string                `json:"updated_at"`
+	Reason         *string               `json:"reason"`
+	Counts         *countsJSON           `json:"counts"`
+	FailedRecords  []recur.RecordProblem `json:"failed_records"`
+	Warnings       []recur.RecordProblem `json:"warnings"`
+}
+
+type countsJSON struct {
+	Customers          recur.TypeCounts `json:"customers"`
+	Plans              recur.TypeCounts `json:"plans"`
+	Invoices           recur.TypeCounts `json:"invoices"`
+	LineItems          recur.TypeCounts `json:"line_items"`
+	Transactions       recur.TypeCounts `json:"transactions"`
+	SubscriptionEvents recur.TypeCounts `json:"subscription_events"`
+}
+
+func toImport(imp *recur.Import) importJSON {
+	j := importJSON{ID: imp.UUID, DataSourceUUID: imp.DataSourceUUID, Status: string(imp.Status), ExternalID: optString(imp.ExternalID),
+		StatusDetails: jsontext.Value("{}"), CreatedAt: recur.FormatSeconds(imp.CreatedAt), UpdatedAt: recur.FormatSeconds(imp.UpdatedAt),
+		Reason: optString(imp.Reason), FailedRecords: []recur.RecordProblem{}, Warnings: []recur.RecordProblem{}}
+	if rep := imp.Report; rep != nil {
+		j.StatusDetails = statusDetails(rep)
+		c := func(t recur.RecordType) recur.TypeCounts {
+			if n := rep.Counts[t]; n != nil {
+				return *n
+			}
+			return recur.TypeCounts{}
+		}
+		j.Counts = &countsJSON{Customers: c(recur.RecordCustomers), Plans: c(recur.RecordPlans), Invoices: c(recur.RecordInvoices),
+			LineItems: c(recur.RecordLineItems), Transactions: c(recur.RecordTransactions), SubscriptionEvents: c(recur.RecordSubscriptionEvents)}
+		j.FailedRecords = append(j.FailedRecords, rep.Failures...)
+		j.Warnings = append(j.Warnings, rep.Warnings...)
+	}
+	return j
+}
+
+// statusDetails renders ChartMogul's status_details: "plans" first, then one
+// member per customer external id in the order the payload named them, each
+// with its own status and one member per record type it had. Types with
+// failures list them, so that a customer's problems sit under its key.
+func statusDetails(rep *recur.ImportReport) jsontext.Value {
+	var buf bytes.Buffer
+	enc := jsontext.NewEncoder(&buf)
+	failures := map[string][]recur.RecordProblem{}
+	for _, f := range rep.Failures {
+		key := string(f.Type) + "\x00" + f.Customer
+		failures[key] = append(failures[key], f)
+	}
+	enc.WriteToken(jsontext.BeginObject)
+	enc.WriteToken(jsontext.String("plans"))
+	writeTypeStatus(enc, rep.Plans.Outcome(), failures[string(recur.RecordPlans)+"\x00"])
+	for i := range rep.Customers {
+		cr := &rep.Customers[i]
+		enc.WriteToken(jsontext.String(cr.ExternalID))
+		enc.WriteToken(jsontext.BeginObject)
+		enc.WriteToken(jsontext.String("status"))
+		enc.WriteToken(jsontext.String(string(cr.Outcome())))
+		for _, t := range recur.RecordTypes {
+			n, ok := cr.Counts[t]
+			if !ok || t == recur.RecordPlans {
+				continue
+			}
+			enc.WriteToken(jsontext.String(string(t)))
+			writeTypeStatus(enc, n.Outcome(), failures[string(t)+"\x00"+cr.ExternalID])
+		}
+		enc.WriteToken(jsontext.EndObject)
+	}
+	enc.WriteToken(jsontext.EndObject)
+	return jsontext.Value(bytes.TrimSpace(buf.Bytes()))
+}
+
+func writeTypeStatus(enc *jsontext.Encoder, o recur.Outcome, errs []recur.RecordProblem) {
+	enc.WriteToken(jsontext.BeginObject)
+	enc.WriteToken(jsontext.String("status"))
+	enc.WriteToken(jsontext.String(string(o)))
+	if len(errs) > 0 {
+		enc.WriteToken(jsontext.String("errors"))
+		enc.WriteToken(jsontext.BeginArray)
+		for _, e := range errs {
+			enc.WriteToken(jsontext.BeginObject)
+			for _, kv := range [][2]string{{"external_id", e.ExternalID}, {"field", e.Field}, {"message", e.Message}} {
+				enc.WriteToken(jsontext.String(kv[0]))
+				enc.WriteToken(jsontext.String(kv[1]))
+			}
+			enc.WriteToken(jsontext.String("index"))
+			enc.WriteToken(jsontext.Int(int64(e.Index)))
+			enc.WriteToken(jsontext.EndObject)
+		}
+		enc.WriteToken(jsontext.EndArray)
+	}
+	enc.WriteToken(jsontext.EndObject)
+}
+
+// createImport accepts a bulk import: it checks the body (size, syntax,
+// top-level members), stores it with its job, and answers 201 with the
+// import, or 200 with the existing import when the data source already has
+// one with this external id.
+func (s *Server) createImport(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r.Context())
+	ds, err := s.Store.DataSource(r.Context(), c.account.ID, r.PathValue("ds"))
+	if err != nil {
+		return err
+	}
+	body, tooLarge, err := readBody(w, r, s.MaxPayload)
+	if tooLarge {
+		return recur.Errorf(recur.ETOOLARGE, "The payload is over the limit of %s; split it into several imports, keeping all records of a customer in one.", megabytes(s.MaxPayload))
+	}
+	if err != nil {
+		return recur.Errorf(recur.EBADREQUEST, "The request body could not be read: %v", err)
+	}
+	sum, err := bulk.Inspect(body)
+	if err != nil {
+		return err
+	}
+	imp, existing, err := s.Store.CreateImport(r.Context(), ds, sum.ExternalID, body)
+	if err != nil {
+		return err
+	}
+	status := http.StatusCreated
+	if existing {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, toImport(imp))
+	return nil
+}
+
+func megabytes(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (s *Server) getImport(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r.Context())
+	ds, err := s.Store.DataSource(r.Context(), c.account.ID, r.PathValue("ds"))
+	if err != nil {
+		return err
+	}
+	imp, err := s.Store.Import(r.Context(), ds, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toImport(imp))
+	return nil
+}
+
+func (s *Server) listImports(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r.Context())
+	ds, err := s.Store.DataSource(r.Context(), c.account.ID, r.PathValue("ds"))
+	if err != nil {
+		return err
+	}
+	p, err := page(r, "json_imports")
+	if err != nil {
+		return err
+	}
+	imps, err := s.Store.ListImports(r.Context(), ds, p.Before, p.Limit)
+	if err != nil {
+		return err
+	}
+	imps, cursor, more := pageResult(imps, p, "json_imports", c.account.ID, func(i *recur.Import) int64 { return i.ID })
+	out := make([]importJSON, len(imps))
+	for i := range imps {
+		out[i] = toImport(&imps[i])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"json_imports": out, "cursor": optString(cursor), "has_more": more})
+	return nil
+}

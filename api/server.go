@@ -1,0 +1,69 @@
+// Package api serves ChartMogul's Import API over HTTP: the routes at /v1,
+// HTTP Basic authentication with API keys, ChartMogul's JSON shapes and
+// error bodies, cursor pagination and status codes. It reads and writes
+// through package store and never writes SQL.
+//
+// Wire compatibility with the official clients shapes several choices:
+// routes are served at the root (the Node client drops any path prefix),
+// bodies on GET and DELETE are ignored, every answer is JSON (the Node client
+// turns any other content type into an empty object), and success is only
+// ever 200, 201, 202 or 204.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/recurhq/recur/store"
+)
+
+// DefaultMaxPayload is the largest bulk import body accepted: 5 MB, as
+// ChartMogul documents.
+const DefaultMaxPayload = 5 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// MaxPayload bounds the body of a bulk import, in bytes.
+	MaxPayload int64
+	// MaxBody bounds every other body, in bytes.
+	MaxBody int64
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// New returns a Server on s with the default limits.
+func New(s *store.Store, log *slog.Logger) *Server {
+	return &Server{Store: s, Log: log, MaxPayload: DefaultMaxPayload, MaxBody: 1 << 20, Now: time.Now}
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		mux.Handle(pattern, s.authenticated(h))
+	}
+	route("GET /v1/ping", s.ping)
+	route("GET /v1/account", s.account)
+
+	route("POST /v1/data_sources", s.createDataSource)
+	route("GET /v1/data_sources", s.listDataSources)
+	route("GET /v1/data_sources/{ds}", s.getDataSource)
+	route("DELETE /v1/data_sources/{ds}", s.deleteDataSource)
+
+	route("POST /v1/data_sources/{ds}/json_imports", s.createImport)
+	route("GET /v1/data_sources/{ds}/json_imports", s.listImports)
+	route("GET /v1/data_sources/{ds}/json_imports/{id}", s.getImport)
+
+	route("GET /v1/customers", s.listCustomers)
+	route("GET /v1/customers/{uuid}", s.getCustomer)
+	route("GET /v1/plans", s.listPlans)
+	route("GET /v1/plans/{uuid}", s.getPlan)
+	route("GET /v1/invoices", s.listInvoices)
+	route("GET /v1/invoices/{uuid}", s.getInvoice)
+	route("GET /v1/subscription_events", s.listEvents)
+
+	return jsonErrors(mux)
+}

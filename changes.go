@@ -1,0 +1,129 @@
+package recur
+
+// ImportKeys are the external ids a batch names, per type, each once: the rows of
+// the data source the caller must load into an ExistingRecords before resolving.
+type ImportKeys struct {
+	Customers    []string
+	Plans        []string
+	Invoices     []string
+	LineItems    []string
+	Transactions []string
+	Events       []string
+	// RetractedEventIDs are the public ids of events that retraction events
+	// name.
+	RetractedEventIDs []string
+}
+
+// SubscriptionKey identifies a subscription: a customer (by row id) and the
+// subscription's external id.
+type SubscriptionKey struct {
+	CustomerID int64
+	ExternalID string
+}
+
+// ExistingRecords holds the data source's rows that a batch's Keys name. Invoices
+// carry their line items and transactions, so that records without an
+// external id can be recognised when they are imported again.
+type ExistingRecords struct {
+	Customers     map[string]*Customer
+	Plans         map[string]*Plan
+	Invoices      map[string]*Invoice
+	LineItems     map[string]*LineItem
+	Transactions  map[string]*Transaction
+	Events        map[string]*SubscriptionEvent
+	Subscriptions map[SubscriptionKey]*Subscription
+	// EventIDs holds the public ids of the retracted events that exist.
+	EventIDs map[string]bool
+}
+
+// ImportChanges is what an import writes: new rows, rows updated in place, and the
+// links between them. Links point at records, new or existing; the writer
+// assigns ids to new records, then calls Link to copy them into the rows that
+// refer to them.
+type ImportChanges struct {
+	NewCustomers     []*Customer
+	UpdatedCustomers []*Customer
+	NewPlans         []*Plan
+	UpdatedPlans     []*Plan
+	NewSubscriptions []SubscriptionLink
+	NewInvoices      []InvoiceLink
+	NewLineItems     []LineItemLink
+	NewTransactions  []TransactionLink
+	NewEvents        []EventLink
+	// Touched lists the customers whose records changed, once each: their
+	// analytics must be computed again.
+	Touched []*Customer
+	Report  *ImportReport
+}
+
+// SubscriptionLink is a new subscription and the rows it belongs to.
+type SubscriptionLink struct {
+	Subscription *Subscription
+	Customer     *Customer
+	Plan         *Plan
+}
+
+// InvoiceLink is a new invoice and its customer.
+type InvoiceLink struct {
+	Invoice  *Invoice
+	Customer *Customer
+}
+
+// LineItemLink is a new line item and the rows it refers to. Plan and
+// Subscription are nil for one-time items.
+type LineItemLink struct {
+	LineItem     *LineItem
+	Invoice      *Invoice
+	Plan         *Plan
+	Subscription *Subscription
+}
+
+// TransactionLink is a new transaction and its invoice.
+type TransactionLink struct {
+	Transaction *Transaction
+	Invoice     *Invoice
+}
+
+// EventLink is a new subscription event and its customer.
+type EventLink struct {
+	Event    *SubscriptionEvent
+	Customer *Customer
+}
+
+// Records returns the number of rows the changes write.
+func (c *ImportChanges) Records() int {
+	return len(c.NewCustomers) + len(c.UpdatedCustomers) + len(c.NewPlans) + len(c.UpdatedPlans) +
+		len(c.NewInvoices) + len(c.NewLineItems) + len(c.NewTransactions) + len(c.NewEvents)
+}
+
+// Link copies the ids of linked records into the rows that refer to them.
+// Call it once every new customer, plan, subscription and invoice has its id.
+func (c *ImportChanges) Link() {
+	for _, s := range c.NewSubscriptions {
+		s.Subscription.CustomerID = s.Customer.ID
+		if s.Plan != nil {
+			s.Subscription.PlanID = s.Plan.ID
+		}
+	}
+	for _, l := range c.NewInvoices {
+		l.Invoice.CustomerID = l.Customer.ID
+		l.Invoice.CustomerUUID = l.Customer.UUID
+	}
+	for _, l := range c.NewLineItems {
+		l.LineItem.InvoiceID = l.Invoice.ID
+		if l.Plan != nil {
+			l.LineItem.PlanID = l.Plan.ID
+			l.LineItem.PlanUUID = l.Plan.UUID
+		}
+		if l.Subscription != nil {
+			l.LineItem.SubscriptionID = l.Subscription.ID
+			l.LineItem.SubscriptionUUID = l.Subscription.UUID
+		}
+	}
+	for _, l := range c.NewTransactions {
+		l.Transaction.InvoiceID = l.Invoice.ID
+	}
+	for _, l := range c.NewEvents {
+		l.Event.CustomerID = l.Customer.ID
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/recurhq/recur"
+	"github.com/recurhq/recur/api"
+	"github.com/recurhq/recur/importer"
+	"github.com/recurhq/recur/store"
+)
+
+// serve runs the API and, unless --no-workers, the import workers, until ctx
+// is cancelled; then it stops taking requests, lets running imports finish
+// (or cuts them off after the grace period, to be resumed at the next start)
+// and closes the database.
+func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := flags("serve", stderr)
+	addr := fs.String("addr", cmp.Or(getenv("RECUR_ADDR"), "127.0.0.1:8080"), "address to listen on (RECUR_ADDR)")
+	dbURL := fs.String("database", databaseURL(getenv), "database: sqlite:PATH or postgres://… (RECUR_DATABASE_URL)")
+	maxPayload := fs.String("max-payload", cmp.Or(getenv("RECUR_MAX_PAYLOAD"), "5MB"), "largest bulk import body, e.g. 5MB (RECUR_MAX_PAYLOAD)")
+	noWorkers := fs.Bool("no-workers", false, "serve the API only; imports are applied by `recur worker` processes")
+	workers := fs.Int("import-workers", 2, "imports applied at once by this process")
+	poll := fs.Duration("poll-interval", 0, "how often idle workers look for jobs (default 20ms on SQLite, 1s on PostgreSQL, which is notified)")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long running imports may take to finish at shutdown")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	limit, err := parseSize(*maxPayload)
+	if err != nil {
+		return usageError{"--max-payload: " + err.Error()}
+	}
+	log := newLogger(getenv, stderr)
+
+	st, err := store.Open(ctx, *dbURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := installKeys(ctx, st, getenv, stdout); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+
+	var queue store.Queue
+	if !*noWorkers {
+		im := importer.New(st, log)
+		interval := *poll
+		if interval == 0 && st.Engine() == store.SQLite {
+			interval = 20 * time.Millisecond
+		}
+		// The workers outlive ctx: on shutdown they are stopped gracefully
+		// below, not cut off by the signal.
+		queue, err = st.StartWorkers(context.WithoutCancel(ctx), im.Workers(), store.QueueConfig{
+			ImportWorkers: *workers, PollInterval: interval, JobTimeout: 10 * time.Minute, RescueAfter: 15 * time.Minute,
+		})
+		if err != nil {
+			return err
+		}
+		if n, err := im.Resume(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			log.Info("resuming unfinished imports", "imports", n)
+		}
+	}
+
+	srv := api.New(st, log)
+	srv.MaxPayload = limit
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	fmt.Fprintf(stdout, "Recur is listening on http://%s (database %s)\n", ln.Addr(), redactURL(*dbURL))
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("the HTTP server stopped: %w", err)
+	}
+	log.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := hs.Shutdown(stopCtx); err != nil {
+		log.Warn("requests were still running at shutdown", "error", err)
+	}
+	if queue != nil {
+		if err := queue.Stop(stopCtx); err != nil {
+			log.Warn("imports were still running at shutdown; they resume at the next start", "error", err)
+			cutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			queue.StopAndCancel(cutCtx)
+		}
+	}
+	return nil
+}
+
+// installKeys gives the default account its first key: RECUR_API_KEY when
+// set, otherwise a generated key printed once.
+func installKeys(ctx context.Context, st *store.Store, getenv env, stdout io.Writer) error {
+	account, err := st.EnsureAccount(ctx, store.DefaultAccount)
+	if err != nil {
+		return err
+	}
+	if key := getenv("RECUR_API_KEY"); key != "" {
+		_, err := st.InstallKey(ctx, account.ID, key, recur.AccessReadWrite)
+		if err != nil {
+			return fmt.Errorf("RECUR_API_KEY cannot be installed: %w", err)
+		}
+		return nil
+	}
+	has, err := st.HasKeys(ctx, account.ID)
+	if err != nil || has {
+		return err
+	}
+	key, err := st.CreateKey(ctx, account.ID, recur.AccessReadWrite)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created an API key for account %q:\n\n    %s\n\nIt is shown only this once: keep it somewhere safe. `recur keys create` makes more.\n\n", account.Name, key)
+	return nil
+}
+
+// parseSize reads a byte count such as 5242880, 5MB, 512KB or 5MiB. MB means
+// 2^20 bytes, as ChartMogul's "5 MB" limit does.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"MIB", 1 << 20}, {"KIB", 1 << 10}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("want a positive size such as 5MB or 5242880; got " + strconv.Quote(s))
+	}
+	return n * mult, nil
+}

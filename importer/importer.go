@@ -1,0 +1,115 @@
+// Package importer applies bulk imports. It holds the River workers that the
+// store's jobs name: a job applies every unfinished import of its data source
+// up to its own, oldest first, so that imports of one data source apply in
+// the order they arrived whichever worker, on whichever machine, picks up
+// which job.
+package importer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/recurhq/recur"
+	"github.com/recurhq/recur/bulk"
+	"github.com/recurhq/recur/store"
+)
+
+// Importer applies imports from the store.
+type Importer struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// Now is the clock that "in the future" is measured against.
+	Now func() time.Time
+}
+
+// New returns an Importer on s that logs to log.
+func New(s *store.Store, log *slog.Logger) *Importer {
+	return &Importer{Store: s, Log: log, Now: time.Now}
+}
+
+// Workers registers the importer's River workers.
+func (im *Importer) Workers() *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &applyWorker{im: im})
+	return w
+}
+
+type applyWorker struct {
+	river.WorkerDefaults[store.ApplyImportArgs]
+	im *Importer
+}
+
+// Work applies the job's data source's imports up to the job's import.
+func (w *applyWorker) Work(ctx context.Context, job *river.Job[store.ApplyImportArgs]) error {
+	return w.im.ApplyThrough(ctx, job.Args.DataSourceID, job.Args.ImportID)
+}
+
+// ApplyThrough applies, oldest first, every unfinished import of a data
+// source whose id is at most upTo. Imports already finished are skipped, so
+// any number of calls for the same imports apply each exactly once. It
+// returns an error only when the database fails; River then retries the job.
+func (im *Importer) ApplyThrough(ctx context.Context, dataSourceID, upTo int64) error {
+	for {
+		imp, err := im.Store.NextImport(ctx, dataSourceID, upTo)
+		if recur.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := im.apply(ctx, imp); err != nil {
+			if errors.Is(err, store.ErrNotNext) {
+				continue
+			}
+			return err
+		}
+	}
+}
+
+func (im *Importer) apply(ctx context.Context, imp *recur.Import) error {
+	start := time.Now()
+	if imp.Status == recur.ImportQueued {
+		if err := im.Store.MarkImportProcessing(ctx, imp.ID); err != nil {
+			return err
+		}
+	}
+	body, err := store.Payload(imp)
+	if err != nil {
+		return im.Store.FailImport(ctx, imp.ID, err.Error(), nil)
+	}
+	batch, err := bulk.Decode(body, im.Now())
+	body = nil
+	if err != nil {
+		// The API checked the payload before accepting it, so this is a
+		// payload stored by an older version with other rules.
+		return im.Store.FailImport(ctx, imp.ID, "the payload cannot be read: "+err.Error(), nil)
+	}
+	report, applied, err := im.Store.ApplyImport(ctx, imp, batch.Keys(), batch.Resolve)
+	if err != nil || !applied {
+		return err
+	}
+	im.Log.Info("import applied", "import", imp.UUID, "data_source", imp.DataSourceUUID, "records", report.Received(),
+		"imported", report.Imported(), "failed", len(report.Failures), "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// Resume enqueues a job for every unfinished import: after a crash, jobs
+// that were running are stuck until River rescues them, and an import must
+// not wait that long. A spare job finds its imports finished and does
+// nothing.
+func (im *Importer) Resume(ctx context.Context) (int, error) {
+	imps, err := im.Store.UnfinishedImports(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for i := range imps {
+		if err := im.Store.EnqueueImport(ctx, &imps[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(imps), nil
+}

@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/recurhq/recur"
+)
+
+// Payloads are kept zstd-compressed: JSON shrinks about eighteen-fold at the
+// fastest level, which costs ~1 ms per MB to compress and less to restore.
+var (
+	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			panic(err)
+		}
+		return e
+	})
+	zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
+		if err != nil {
+			panic(err)
+		}
+		return d
+	})
+)
+
+// Payload returns an import's payload as it was received.
+func Payload(imp *recur.Import) ([]byte, error) {
+	b, err := zstdDecoder().DecodeAll(imp.Payload, make([]byte, 0, imp.PayloadSize))
+	if err != nil {
+		return nil, fmt.Errorf("the stored payload of import %s cannot be read back: %w", imp.UUID, err)
+	}
+	return b, nil
+}
+
+const importColumns = `i.id, i.uuid, i.account_id, i.data_source_id, d.uuid, i.external_id, i.status, i.payload_size, i.report, i.reason, i.created_at, i.updated_at, i.finished_at`
+
+func scanImport(r row, withPayload bool) (*recur.Import, error) {
+	var imp recur.Import
+	var ext, report sql.NullString
+	var status string
+	var created, updated int64
+	var finished sql.NullInt64
+	dest := []any{&imp.ID, &imp.UUID, &imp.AccountID, &imp.DataSourceID, &imp.DataSourceUUID, &ext, &status, &imp.PayloadSize, &report, &imp.Reason, &created, &updated, &finished}
+	if withPayload {
+		dest = append(dest, &imp.Payload)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	imp.ExternalID, imp.Status = ext.String, recur.ImportStatus(status)
+	imp.CreatedAt, imp.UpdatedAt, imp.FinishedAt = fromMicros(created), fromMicros(updated), optTime(finished)
+	if report.Valid {
+		var rep recur.ImportReport
+		if err := json.Unmarshal([]byte(report.String), &rep); err != nil {
+			return nil, fmt.Errorf("the report of import %s is not readable: %w", imp.UUID, err)
+		}
+		imp.Report = &rep
+	}
+	return &imp, nil
+}
+
+// CreateImport stores a bulk import and its job in one transaction, so that
+// once it returns, the import will be applied whatever process dies. When the
+// data source already has an import with the same external id, it stores
+// nothing and returns that import with existing set: both official clients
+// retry POSTs, and a retry must land on the import it repeats.
+func (s *Store) CreateImport(ctx context.Context, ds *recur.DataSource, externalID string, body []byte) (imp *recur.Import, existing bool, err error) {
+	now := s.now()
+	imp = &recur.Import{UUID: recur.NewUUID(), AccountID: ds.AccountID, DataSourceID: ds.ID, DataSourceUUID: ds.UUID,
+		ExternalID: externalID, Status: recur.ImportQueued, PayloadSize: int64(len(body)), CreatedAt: now, UpdatedAt: now}
+	imp.Payload = zstdEncoder().EncodeAll(body, make([]byte, 0, len(body)/8))
+	err = s.eng.writeTx(ctx, func(tx *txn) error {
+		if externalID != "" {
+			old, err := importByExternalID(ctx, tx, ds.ID, externalID)
+			if err == nil {
+				imp, existing = old, true
+				return nil
+			}
+			if !recur.IsNotFound(err) {
+				return err
+			}
+		}
+		err := tx.queryRow(ctx, `INSERT INTO imports (uuid, account_id, data_source_id, external_id, status, payload, payload_size, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			imp.UUID, imp.AccountID, imp.DataSourceID, strOrNil(externalID), string(imp.Status), imp.Payload, imp.PayloadSize, micros(now), micros(now)).Scan(&imp.ID)
+		if err != nil {
+			return err
+		}
+		return s.queue.insertJobTx(ctx, tx, ApplyImportArgs{ImportID: imp.ID, DataSourceID: ds.ID}, nil)
+	})
+	if isUniqueViolation(err) && externalID != "" {
+		// Two requests with the same external id raced; the other one won.
+		imp, err = importByExternalID(ctx, s.eng.read(), ds.ID, externalID)
+		return imp, true, err
+	}
+	if err != nil {
+		return nil, false, internal("store import", err)
+	}
+	imp.Payload = nil
+	return imp, existing, nil
+}
+
+func importByExternalID(ctx context.Context, q querier, dsID int64, externalID string) (*recur.Import, error) {
+	imp, err := scanImport(q.queryRow(ctx, `SELECT `+importColumns+` FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+		WHERE i.data_source_id = $1 AND i.external_id = $2`, dsID, externalID), false)
+	if isNoRows(err) {
+		return nil, recur.NotFound("Import")
+	}
+	return imp, internal("find import", err)
+}
+
+// Import returns an import of a data source by its id or, failing that, by
+// its external id (ChartMogul's documentation uses the latter, its clients
+// the former). It returns ENOTFOUND when the data source has neither.
+func (s *Store) Import(ctx context.Context, ds *recur.DataSource, idOrExternalID string) (*recur.Import, error) {
+	q := s.eng.read()
+	imp, err := scanImport(q.queryRow(ctx, `SELECT `+importColumns+` FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+		WHERE i.uuid = $1 AND i.data_source_id = $2`, idOrExternalID, ds.ID), false)
+	if isNoRows(err) {
+		return importByExternalID(ctx, q, ds.ID, idOrExternalID)
+	}
+	return imp, internal("find import", err)
+}
+
+// ListImports returns up to limit imports of a data source, newest first,
+// starting after the import with id beforeID (0 for the first page). It
+// returns one more than limit when there are more, so the caller can say so.
+func (s *Store) ListImports(ctx context.Context, ds *recur.DataSource, beforeID int64, limit int) ([]recur.Import, error) {
+	if beforeID <= 0 {
+		beforeID = 1<<63 - 1
+	}
+	r, err := s.eng.read().query(ctx, `SELECT `+importColumns+` FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+		WHERE i.data_source_id = $1 AND i.id < $2 ORDER BY i.id DESC LIMIT $3`, ds.ID, beforeID, limit+1)
+	if err != nil {
+		return nil, internal("list imports", err)
+	}
+	defer r.Close()
+	out := []recur.Import{}
+	for r.Next() {
+		imp, err := scanImport(r, false)
+		if err != nil {
+			return nil, internal("list imports", err)
+		}
+		out = append(out, *imp)
+	}
+	return out, internal("list imports", r.Err())
+}
+
+// NextImport returns, with its payload, the oldest unfinished import of a
+// data source whose id is at most upTo: the next one to apply. It returns
+// ENOTFOUND when every such import has finished.
+func (s *Store) NextImport(ctx context.Context, dataSourceID, upTo int64) (*recur.Import, error) {
+	imp, err := scanImport(s.eng.read().queryRow(ctx, `SELECT `+importColumns+`, i.payload FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+		WHERE i.data_source_id = $1 AND i.id <= $2 AND i.status IN ('queued', 'processing') ORDER BY i.id LIMIT 1`, dataSourceID, upTo), true)
+	if isNoRows(err) {
+		return nil, recur.NotFound("Import")
+	}
+	return imp, internal("find the next import", err)
+}
+
+// UnfinishedImports returns the ids and data sources of imports not yet
+// finished, oldest first, without payloads.
+func (s *Store) UnfinishedImports(ctx context.Context) ([]recur.Import, error) {
+	r, err := s.eng.read().query(ctx, `SELECT `+importColumns+` FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+		WHERE i.status IN ('queued', 'processing') ORDER BY i.id`)
+	if err != nil {
+		return nil, internal("list unfinished imports", err)
+	}
+	defer r.Close()
+	var out []recur.Import
+	for r.Next() {
+		imp, err := scanImport(r, false)
+		if err != nil {
+			return nil, internal("list unfinished imports", err)
+		}
+		out = append(out, *imp)
+	}
+	return out, internal("list unfinished imports", r.Err())
+}
+
+// EnqueueImport inserts another job for an unfinished import: the way to
+// resume imports whose job was lost with the process that ran it. Applying
+// is idempotent, so a spare job finds the import finished and does nothing.
+func (s *Store) EnqueueImport(ctx context.Context, imp *recur.Import) error {
+	return s.eng.writeTx(ctx, func(tx *txn) error {
+		return internal("enqueue import", s.queue.insertJobTx(ctx, tx, ApplyImportArgs{ImportID: imp.ID, DataSourceID: imp.DataSourceID}, nil))
+	})
+}
+
+// MarkImportProcessing records that a worker started on an import, so that
+// people watching it see it move.
+func (s *Store) MarkImportProcessing(ctx context.Context, id int64) error {
+	return s.eng.writeTx(ctx, func(tx *txn) error {
+		_, err := tx.exec(ctx, `UPDATE imports SET status = 'processing', updated_at = $1 WHERE id = $2 AND status = 'queued'`, micros(s.now()), id)
+		return internal("mark import processing", err)
+	})
+}
+
+// FailImport finishes an import as failed with a reason, when its payload
+// cannot be applied at all.
+func (s *Store) FailImport(ctx context.Context, id int64, reason string, report *recur.ImportReport) error {
+	return s.eng.writeTx(ctx, func(tx *txn) error {
+		return finishImport(ctx, tx, id, recur.ImportFailed, reason, report, s.now())
+	})
+}
+
+func finishImport(ctx context.Context, tx *txn, id int64, status recur.ImportStatus, reason string, report *recur.ImportReport, now time.Time) error {
+	var text any
+	if report != nil {
+		b, err := json.Marshal(report)
+		if err != nil {
+			return internal("encode import report", err)
+		}
+		text = string(b)
+	}
+	_, err := tx.exec(ctx, `UPDATE imports SET status = $1, reason = $2, report = $3, updated_at = $4, finished_at = $4 WHERE id = $5`,
+		string(status), reason, text, micros(now), id)
+	return internal("finish import", err)
+}
