@@ -98,23 +98,42 @@ func (s *Server) deleteDataSource(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// firstPage adds the deprecated offset keys ChartMogul still sends on the
-// first page of a list (and leaves out on pages asked for by cursor).
-func firstPage(out map[string]any, p store.Page, total int, keys ...string) {
+// offsets holds the deprecated offset keys ChartMogul still sends on the
+// first page of a list and leaves out on pages asked for by cursor.
+type offsets struct {
+	CurrentPage *int `json:"current_page,omitzero"`
+	TotalPages  *int `json:"total_pages,omitzero"`
+}
+
+func firstPage(p store.Page, total int) offsets {
 	if p.Before != 0 {
-		return
+		return offsets{}
 	}
-	pages := (total + p.Limit - 1) / p.Limit
-	for _, k := range keys {
-		switch k {
-		case "current_page", "page":
-			out[k] = 1
-		case "total_pages":
-			out[k] = pages
-		case "per_page":
-			out[k] = p.Limit
-		}
-	}
+	one, pages := 1, (total+p.Limit-1)/p.Limit
+	return offsets{CurrentPage: &one, TotalPages: &pages}
+}
+
+type customersPage struct {
+	Entries []customerJSON `json:"entries"`
+	HasMore bool           `json:"has_more"`
+	PerPage *int           `json:"per_page,omitzero"`
+	Page    *int           `json:"page,omitzero"`
+	offsets
+	Cursor *string `json:"cursor"`
+}
+
+type plansPage struct {
+	Plans []planJSON `json:"plans"`
+	offsets
+	Cursor  *string `json:"cursor"`
+	HasMore bool    `json:"has_more"`
+}
+
+type invoicesPage struct {
+	Invoices []invoiceJSON `json:"invoices"`
+	offsets
+	Cursor  *string `json:"cursor"`
+	HasMore bool    `json:"has_more"`
 }
 
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
@@ -135,8 +154,10 @@ func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	for i := range list {
 		entries[i] = toCustomer(&list[i], c.account, base)
 	}
-	out := map[string]any{"entries": entries, "has_more": more, "cursor": optString(cursor)}
-	firstPage(out, p, total, "per_page", "page", "current_page", "total_pages")
+	out := customersPage{Entries: entries, HasMore: more, offsets: firstPage(p, total), Cursor: optString(cursor)}
+	if out.CurrentPage != nil {
+		out.PerPage, out.Page = &p.Limit, out.CurrentPage
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -168,9 +189,7 @@ func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) error {
 	for i := range list {
 		plans[i] = toPlan(&list[i])
 	}
-	out := map[string]any{"plans": plans, "has_more": more, "cursor": optString(cursor)}
-	firstPage(out, p, total, "current_page", "total_pages")
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, plansPage{Plans: plans, offsets: firstPage(p, total), Cursor: optString(cursor), HasMore: more})
 	return nil
 }
 
@@ -201,9 +220,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	for i := range list {
 		invoices[i] = toInvoice(&list[i], true)
 	}
-	out := map[string]any{"invoices": invoices, "has_more": more, "cursor": optString(cursor)}
-	firstPage(out, p, total, "current_page", "total_pages")
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, invoicesPage{Invoices: invoices, offsets: firstPage(p, total), Cursor: optString(cursor), HasMore: more})
 	return nil
 }
 
@@ -251,6 +268,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		before := millis(last.CreatedAt)
 		meta.BeforeKey = &before
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"subscription_events": events, "meta": meta, "cursor": optString(cursor), "has_more": more})
+	writeJSON(w, http.StatusOK, struct {
+		Events  []eventJSON    `json:"subscription_events"`
+		Meta    eventsMetaJSON `json:"meta"`
+		Cursor  *string        `json:"cursor"`
+		HasMore bool           `json:"has_more"`
+	}{events, meta, optString(cursor), more})
 	return nil
 }

@@ -188,6 +188,10 @@ func (s *Server) listImports(w http.ResponseWriter, r *http.Request) error {
 	for i := range imps {
 		out[i] = toImport(&imps[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"json_imports": out, "cursor": optString(cursor), "has_more": more})
+	writeJSON(w, http.StatusOK, struct {
+		Imports []importJSON `json:"json_imports"`
+		Cursor  *string      `json:"cursor"`
+		HasMore bool         `json:"has_more"`
+	}{out, optString(cursor), more})
 	return nil
 }
