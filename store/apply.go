@@ -308,13 +308,12 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 	}
 	ch.Link()
 
-	rows := make([][]any, 0, len(ch.NewCustomers))
-	for _, c := range ch.NewCustomers {
-		rows = append(rows, []any{c.ID, c.UUID, c.AccountID, c.DataSourceID, c.ExternalID, c.Name, c.Email, c.Company, c.Country, c.State,
-			c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now, now})
-	}
-	if err := tx.bulk(ctx, "customers", []string{"id", "uuid", "account_id", "data_source_id", "external_id", "name", "email", "company", "country", "state",
-		"city", "zip", "website_url", "lead_created_at", "free_trial_started_at", "created_at", "updated_at"}, rows); err != nil {
+	err := tx.bulk(ctx, "customers", customerInsertColumns, len(ch.NewCustomers), func(i int, dst []any) []any {
+		c := ch.NewCustomers[i]
+		return append(dst, c.ID, c.UUID, c.AccountID, c.DataSourceID, c.ExternalID, c.Name, c.Email, c.Company, c.Country, c.State,
+			c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now, now)
+	})
+	if err != nil {
 		return internal("write customers", err)
 	}
 	for _, c := range ch.UpdatedCustomers {
@@ -326,11 +325,11 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 		}
 	}
 
-	rows = rows[:0]
-	for _, p := range ch.NewPlans {
-		rows = append(rows, []any{p.ID, p.UUID, p.AccountID, p.DataSourceID, p.ExternalID, p.Name, p.IntervalCount, p.IntervalUnit, now})
-	}
-	if err := tx.bulk(ctx, "plans", []string{"id", "uuid", "account_id", "data_source_id", "external_id", "name", "interval_count", "interval_unit", "created_at"}, rows); err != nil {
+	err = tx.bulk(ctx, "plans", planInsertColumns, len(ch.NewPlans), func(i int, dst []any) []any {
+		p := ch.NewPlans[i]
+		return append(dst, p.ID, p.UUID, p.AccountID, p.DataSourceID, p.ExternalID, p.Name, p.IntervalCount, p.IntervalUnit, now)
+	})
+	if err != nil {
 		return internal("write plans", err)
 	}
 	for _, p := range ch.UpdatedPlans {
@@ -339,76 +338,88 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 		}
 	}
 
-	rows = rows[:0]
-	for _, l := range ch.NewSubscriptions {
-		sub := l.Subscription
-		var plan any
-		if sub.PlanID != 0 {
-			plan = sub.PlanID
-		}
-		rows = append(rows, []any{sub.ID, sub.UUID, sub.AccountID, sub.DataSourceID, sub.CustomerID, sub.ExternalID, sub.SetExternalID, plan, now})
-	}
-	if err := tx.bulk(ctx, "subscriptions", []string{"id", "uuid", "account_id", "data_source_id", "customer_id", "external_id", "set_external_id", "plan_id", "created_at"}, rows); err != nil {
+	err = tx.bulk(ctx, "subscriptions", subscriptionInsertColumns, len(ch.NewSubscriptions), func(i int, dst []any) []any {
+		sub := ch.NewSubscriptions[i].Subscription
+		return append(dst, sub.ID, sub.UUID, sub.AccountID, sub.DataSourceID, sub.CustomerID, sub.ExternalID, sub.SetExternalID, idOrNil(sub.PlanID), now)
+	})
+	if err != nil {
 		return internal("write subscriptions", err)
 	}
 
-	rows = make([][]any, 0, len(ch.NewInvoices))
-	for _, l := range ch.NewInvoices {
-		inv := l.Invoice
-		rows = append(rows, []any{inv.ID, inv.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ExternalID, micros(inv.Date), microsOrNil(inv.DueDate),
-			inv.Currency, inv.CollectionMethod, inv.Status, false, now})
-	}
-	if err := tx.bulk(ctx, "invoices", []string{"id", "uuid", "account_id", "data_source_id", "customer_id", "external_id", "date", "due_date",
-		"currency", "collection_method", "status", "disabled", "created_at"}, rows); err != nil {
+	err = tx.bulk(ctx, "invoices", invoiceInsertColumns, len(ch.NewInvoices), func(i int, dst []any) []any {
+		inv := ch.NewInvoices[i].Invoice
+		return append(dst, inv.ID, inv.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ExternalID, micros(inv.Date), microsOrNil(inv.DueDate),
+			inv.Currency, inv.CollectionMethod, inv.Status, false, now)
+	})
+	if err != nil {
 		return internal("write invoices", err)
 	}
 
-	rows = make([][]any, 0, len(ch.NewLineItems))
-	for _, l := range ch.NewLineItems {
-		li, inv := l.LineItem, l.Invoice
-		var sub, plan any
-		if li.SubscriptionID != 0 {
-			sub = li.SubscriptionID
-		}
-		if li.PlanID != 0 {
-			plan = li.PlanID
-		}
-		rows = append(rows, []any{li.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ID, strOrNil(li.ExternalID), li.Type, sub, plan,
-			microsOrNil(li.ServicePeriodStart), microsOrNil(li.ServicePeriodEnd), li.Prorated, li.ProrationType, microsOrNil(li.CancelledAt),
-			li.AmountInCents, li.Quantity, li.DiscountAmountInCents, li.DiscountCode, li.DiscountDescription, li.TaxAmountInCents,
-			li.TransactionFeesInCents, li.TransactionFeesCurrency, li.AccountCode, li.Description, intOrNil(li.EventOrder), li.BalanceTransfer, now})
-	}
-	if err := tx.bulk(ctx, "line_items", lineItemInsertColumns, rows); err != nil {
+	err = tx.bulk(ctx, "line_items", lineItemInsertColumns, len(ch.NewLineItems), func(i int, dst []any) []any {
+		li, inv := ch.NewLineItems[i].LineItem, ch.NewLineItems[i].Invoice
+		return append(dst, li.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ID, strOrNil(li.ExternalID), li.Type,
+			idOrNil(li.SubscriptionID), idOrNil(li.PlanID), microsOrNil(li.ServicePeriodStart), microsOrNil(li.ServicePeriodEnd), li.Prorated,
+			li.ProrationType, microsOrNil(li.CancelledAt), li.AmountInCents, li.Quantity, li.DiscountAmountInCents, li.DiscountCode,
+			li.DiscountDescription, li.TaxAmountInCents, li.TransactionFeesInCents, li.TransactionFeesCurrency, li.AccountCode,
+			li.Description, intOrNil(li.EventOrder), li.BalanceTransfer, now)
+	})
+	if err != nil {
 		return internal("write line items", err)
 	}
 
-	rows = make([][]any, 0, len(ch.NewTransactions))
-	for _, l := range ch.NewTransactions {
-		t, inv := l.Transaction, l.Invoice
-		rows = append(rows, []any{t.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ID, strOrNil(t.ExternalID), t.Type, micros(t.Date), t.Result,
-			intOrNil(t.AmountInCents), intOrNil(t.TransactionFeesInCents), t.TransactionFeesCurrency, now})
-	}
-	if err := tx.bulk(ctx, "transactions", []string{"uuid", "account_id", "data_source_id", "customer_id", "invoice_id", "external_id", "type", "date", "result",
-		"amount_in_cents", "transaction_fees_in_cents", "transaction_fees_currency", "created_at"}, rows); err != nil {
+	err = tx.bulk(ctx, "transactions", transactionInsertColumns, len(ch.NewTransactions), func(i int, dst []any) []any {
+		t, inv := ch.NewTransactions[i].Transaction, ch.NewTransactions[i].Invoice
+		return append(dst, t.UUID, inv.AccountID, inv.DataSourceID, inv.CustomerID, inv.ID, strOrNil(t.ExternalID), t.Type, micros(t.Date), t.Result,
+			intOrNil(t.AmountInCents), intOrNil(t.TransactionFeesInCents), t.TransactionFeesCurrency, now)
+	})
+	if err != nil {
 		return internal("write transactions", err)
 	}
 
-	rows = make([][]any, 0, len(ch.NewEvents))
-	for _, l := range ch.NewEvents {
-		e := l.Event
-		rows = append(rows, []any{e.AccountID, e.DataSourceID, e.CustomerID, e.CustomerExternalID, strOrNil(e.ExternalID), e.EventType, micros(e.EventDate),
+	err = tx.bulk(ctx, "subscription_events", eventInsertColumns, len(ch.NewEvents), func(i int, dst []any) []any {
+		e := ch.NewEvents[i].Event
+		return append(dst, e.AccountID, e.DataSourceID, e.CustomerID, e.CustomerExternalID, strOrNil(e.ExternalID), e.EventType, micros(e.EventDate),
 			micros(e.EffectiveDate), e.SubscriptionExternalID, e.SubscriptionSetExternalID, e.PlanExternalID, e.Currency, intOrNil(e.AmountInCents),
-			intOrNil(e.Quantity), intOrNil(e.TaxAmountInCents), e.RetractedEventID, intOrNil(e.EventOrder), now, now})
-	}
-	if err := tx.bulk(ctx, "subscription_events", []string{"account_id", "data_source_id", "customer_id", "customer_external_id", "external_id", "event_type",
-		"event_date", "effective_date", "subscription_external_id", "subscription_set_external_id", "plan_external_id", "currency", "amount_in_cents",
-		"quantity", "tax_amount_in_cents", "retracted_event_id", "event_order", "created_at", "updated_at"}, rows); err != nil {
+			intOrNil(e.Quantity), intOrNil(e.TaxAmountInCents), e.RetractedEventID, intOrNil(e.EventOrder), now, now)
+	})
+	if err != nil {
 		return internal("write subscription events", err)
 	}
 	return nil
 }
 
+// idOrNil stores a zero reference as NULL.
+func idOrNil(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// The columns each table's bulk write fills.
+var (
+	customerInsertColumns = strings.Fields(`id uuid account_id data_source_id external_id name email company country state
+		city zip website_url lead_created_at free_trial_started_at created_at updated_at`)
+	planInsertColumns         = strings.Fields(`id uuid account_id data_source_id external_id name interval_count interval_unit created_at`)
+	subscriptionInsertColumns = strings.Fields(`id uuid account_id data_source_id customer_id external_id set_external_id plan_id created_at`)
+	invoiceInsertColumns      = strings.Fields(`id uuid account_id data_source_id customer_id external_id date due_date
+		currency collection_method status disabled created_at`)
+	transactionInsertColumns = strings.Fields(`uuid account_id data_source_id customer_id invoice_id external_id type date result
+		amount_in_cents transaction_fees_in_cents transaction_fees_currency created_at`)
+	eventInsertColumns = strings.Fields(`account_id data_source_id customer_id customer_external_id external_id event_type
+		event_date effective_date subscription_external_id subscription_set_external_id plan_external_id currency amount_in_cents
+		quantity tax_amount_in_cents retracted_event_id event_order created_at updated_at`)
+)
+
 var lineItemInsertColumns = strings.Fields(`uuid account_id data_source_id customer_id invoice_id external_id type subscription_id plan_id
 	service_period_start service_period_end prorated proration_type cancelled_at amount_in_cents quantity discount_amount_in_cents
 	discount_code discount_description tax_amount_in_cents transaction_fees_in_cents transaction_fees_currency account_code description
 	event_order balance_transfer created_at`)
+
+// WriteChanges writes changes in one transaction without an import around
+// them: no data source lock, no import bookkeeping. It exists to measure the
+// floor of an import — decoding and inserting rows with nothing else — and
+// for tools that build changes themselves.
+func (s *Store) WriteChanges(ctx context.Context, ch *recur.ImportChanges) error {
+	return s.eng.writeTx(ctx, func(tx *txn) error { return s.writeChanges(ctx, tx, ch) })
+}

@@ -53,7 +53,6 @@ func loadMigrations(engine Engine) ([]migration, error) {
 	return out, nil
 }
 
-
 // applyMigrations applies the pending migrations of engine through q, which
 // runs each migration in a transaction of its own (begin/commit around it).
 func applyMigrations(ctx context.Context, engine Engine, inTx func(ctx context.Context, fn func(q querier) error) error) error {

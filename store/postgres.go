@@ -61,11 +61,20 @@ func (e *postgresEngine) writeTx(ctx context.Context, fn func(tx *txn) error) er
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	t := &txn{querier: pgQuerier{tx}, eng: Postgres, pgTx: tx}
-	t.bulk = func(ctx context.Context, table string, cols []string, rows [][]any) error {
-		if len(rows) == 0 {
+	t.bulk = func(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any) []any) error {
+		if n == 0 {
 			return nil
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		i := 0
+		buf := make([]any, 0, len(cols))
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			buf = row(i, buf[:0])
+			i++
+			return buf, nil
+		}))
 		if err != nil {
 			return fmt.Errorf("copy into %s: %w", table, err)
 		}

@@ -109,8 +109,8 @@ func (e *sqliteEngine) writeTx(ctx context.Context, fn func(tx *txn) error) erro
 	}
 	defer tx.Rollback()
 	t := &txn{querier: sqlQuerier{tx}, eng: SQLite, sqlTx: tx}
-	t.bulk = func(ctx context.Context, table string, cols []string, rows [][]any) error {
-		return e.bulkInsert(ctx, tx, table, cols, rows)
+	t.bulk = func(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any) []any) error {
+		return e.bulkInsert(ctx, tx, table, cols, n, row)
 	}
 	t.allocate = func(ctx context.Context, table string, n int) ([]int64, error) {
 		// The write transaction holds SQLite's only write lock, so the ids
@@ -137,8 +137,8 @@ func (e *sqliteEngine) writeTx(ctx context.Context, fn func(tx *txn) error) erro
 // bulkInsert writes rows with multi-row INSERT statements, as many rows per
 // statement as SQLite's parameter limit allows (up to 500), each statement
 // prepared once per transaction.
-func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, table string, cols []string, rows [][]any) error {
-	if len(rows) == 0 {
+func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, table string, cols []string, n int, row func(i int, dst []any) []any) error {
+	if n == 0 {
 		return nil
 	}
 	per := min(500, sqliteMaxVars/len(cols))
@@ -149,11 +149,11 @@ func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, table string,
 			full.Close()
 		}
 	}()
-	for start := 0; start < len(rows); start += per {
-		end := min(start+per, len(rows))
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
 		args = args[:0]
-		for _, r := range rows[start:end] {
-			args = append(args, r...)
+		for i := start; i < end; i++ {
+			args = row(i, args)
 		}
 		q := e.insertSQL(table, cols, end-start)
 		var err error
@@ -181,20 +181,14 @@ func (e *sqliteEngine) insertSQL(table string, cols []string, n int) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ", "))
-	p := 1
+	// Anonymous "?" parameters: SQLite looks named ones ("$1") up in a
+	// list, which makes binding thousands of them quadratic.
+	row := "(" + strings.Repeat("?,", len(cols)-1) + "?)"
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		for j := range cols {
-			if j > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "$%d", p)
-			p++
-		}
-		b.WriteByte(')')
+		b.WriteString(row)
 	}
 	q := b.String()
 	e.batches.Store(key, q)

@@ -86,8 +86,10 @@ type txn struct {
 	// sqlTx is set on SQLite, pgTx on PostgreSQL.
 	sqlTx *sql.Tx
 	pgTx  pgx.Tx
-	// bulk writes many rows into a table with the engine's fastest means.
-	bulk func(ctx context.Context, table string, cols []string, rows [][]any) error
+	// bulk writes n rows into a table with the engine's fastest means; row
+	// appends the values of row i to dst. Rows are produced as they are
+	// written, so a large import never holds all its rows as arguments.
+	bulk func(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any) []any) error
 	// allocate reserves n consecutive-or-not ids of a table.
 	allocate func(ctx context.Context, table string, n int) ([]int64, error)
 }
