@@ -12,6 +12,9 @@ type ImportKeys struct {
 	// RetractedEventIDs are the public ids of events that retraction events
 	// name.
 	RetractedEventIDs []string
+	// PlanUUIDs are the plans line items name by uuid (the single-object
+	// endpoints' way).
+	PlanUUIDs []string
 }
 
 // SubscriptionKey identifies a subscription: a customer (by row id) and the
@@ -34,6 +37,8 @@ type ExistingRecords struct {
 	Subscriptions map[SubscriptionKey]*Subscription
 	// EventIDs holds the public ids of the retracted events that exist.
 	EventIDs map[string]bool
+	// PlansByUUID holds the plans that PlanUUIDs name.
+	PlansByUUID map[string]*Plan
 }
 
 // ImportChanges is what an import writes: new rows, rows updated in place, and the

@@ -69,6 +69,16 @@ type Customer struct {
 	LeadCreatedAt      *time.Time
 	FreeTrialStartedAt *time.Time
 	WebsiteURL         string
+	// LeadStatus is the status a lead was given through the API ("New
+	// Lead", "Working Lead", …); customers with subscriptions take theirs
+	// from the analytics.
+	LeadStatus string
+	// Owner is the e-mail of the account user who owns the customer.
+	Owner string
+	// Tags and Custom are the customer's attributes. Custom maps keys to
+	// values of the types ChartMogul allows (string, number, bool, time).
+	Tags   []string
+	Custom map[string]any
 	// Given records which fields a bulk record carried, so that re-importing
 	// a customer updates only what the new record says.
 	Given     CustomerFields

@@ -39,6 +39,9 @@ func New(s *store.Store, log *slog.Logger) *Server {
 	return &Server{Store: s, Log: log, MaxPayload: DefaultMaxPayload, MaxBody: 1 << 20, Now: time.Now}
 }
 
+// router registers a handler for a ServeMux pattern, behind authentication.
+type router func(pattern string, h func(w http.ResponseWriter, r *http.Request) error)
+
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -57,13 +60,10 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v1/data_sources/{ds}/json_imports", s.listImports)
 	route("GET /v1/data_sources/{ds}/json_imports/{id}", s.getImport)
 
-	route("GET /v1/customers", s.listCustomers)
-	route("GET /v1/customers/{uuid}", s.getCustomer)
-	route("GET /v1/plans", s.listPlans)
-	route("GET /v1/plans/{uuid}", s.getPlan)
-	route("GET /v1/invoices", s.listInvoices)
-	route("GET /v1/invoices/{uuid}", s.getInvoice)
-	route("GET /v1/subscription_events", s.listEvents)
+	s.customerRoutes(route)
+	s.planRoutes(route)
+	s.invoiceRoutes(route)
+	s.eventRoutes(route)
 
 	return jsonErrors(mux)
 }

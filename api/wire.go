@@ -114,8 +114,8 @@ func toCustomer(c *recur.Customer, account *recur.Account, base string) customer
 	}
 	return customerJSON{
 		ID: c.ID, UUID: c.UUID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
-		Status:         "New Lead",
-		Attributes:     attributesJSON{Custom: map[string]any{}, Clearbit: map[string]any{}, Stripe: map[string]any{}, Tags: []string{}},
+		Status:         cmpOr(c.LeadStatus, "New Lead"),
+		Attributes:     attributesJSON{Custom: orEmpty(c.Custom), Clearbit: map[string]any{}, Stripe: map[string]any{}, Tags: append([]string{}, c.Tags...)},
 		DataSourceUUID: c.DataSourceUUID, DataSourceUUIDs: []string{c.DataSourceUUID}, ExternalIDs: []string{c.ExternalID},
 		Company: c.Company, Country: country, State: state, City: c.City, Zip: optString(c.Zip),
 		LeadCreatedAt: optMillis(c.LeadCreatedAt), FreeTrialStartedAt: optMillis(c.FreeTrialStartedAt),
@@ -123,8 +123,15 @@ func toCustomer(c *recur.Customer, account *recur.Account, base string) customer
 		ChartMogulURL:     customerURL(base, c),
 		BillingSystemType: recur.DataSourceSystemCustom,
 		Currency:          account.Currency, CurrencySign: recur.CurrencySign(account.Currency),
-		WebsiteURL: optString(c.WebsiteURL),
+		WebsiteURL: optString(c.WebsiteURL), Owner: optString(c.Owner),
 	}
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 type planJSON struct {

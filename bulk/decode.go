@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -42,7 +43,74 @@ type Batch struct {
 	// must: a missing amount is not a zero amount.
 	lineItemAmounts []bool
 	now             time.Time
+
+	// Strict is the single-object endpoints' mode: a record whose external
+	// id the data source already has fails with ChartMogul's duplicate
+	// message, instead of being matched (a no-op when unchanged, an update
+	// in place for customers and plans) as in a bulk import.
+	Strict bool
+	// single marks a batch built record by record, whose records refer to
+	// each other by the caller's links rather than by external ids in the
+	// records.
+	single bool
+	// validated counts the records of each type already validated.
+	validated [6]int
 }
+
+// NewBatch returns an empty batch to which the single-object endpoints add
+// records one by one (Add), in strict mode. Line items name their plan by
+// plan_uuid there; the caller links line items and transactions to their
+// invoice, and invoices to their customer, before Validate.
+func NewBatch(now time.Time) *Batch {
+	return &Batch{now: now, Strict: true, single: true}
+}
+
+// Add decodes one JSON object as a record of type t and appends it to the
+// batch, with the same field rules as a bulk payload's records. Members named
+// in extra are not the record's: their raw values are returned for the
+// caller to handle (data_source_uuid, nested arrays, attributes). It returns
+// the record's index, and an EBADREQUEST error when obj is not one JSON
+// object.
+func (b *Batch) Add(t recur.RecordType, obj []byte, extra ...string) (int, map[string]jsontext.Value, error) {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
+	if err := expectObject(dec); err != nil {
+		return 0, nil, err
+	}
+	ti := typeIndex(t)
+	i := b.grow(t)
+	b.problems[ti] = append(b.problems[ti], recur.Problems{})
+	r := &recordReader{dec: dec, p: &b.problems[ti][i]}
+	raw := map[string]jsontext.Value{}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadValue()
+		if err != nil {
+			return 0, nil, syntaxError(err)
+		}
+		key := string(name[1 : len(name)-1])
+		if slices.Contains(extra, key) {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return 0, nil, syntaxError(err)
+			}
+			raw[key] = v.Clone()
+			continue
+		}
+		if err := b.decodeMember(r, t, i, name); err != nil {
+			return 0, nil, err
+		}
+	}
+	if err := expectEnd(dec); err != nil {
+		return 0, nil, err
+	}
+	if t == recur.RecordLineItems {
+		b.lineItemAmounts = append(b.lineItemAmounts, r.amount)
+	}
+	return i, raw, nil
+}
+
+// Validate applies the record rules to the records added since the last
+// call. Decode calls it; callers of Add call it once their links are set.
+func (b *Batch) Validate() { b.validate() }
 
 // typeIndex gives each record type its slot in Batch.problems.
 func typeIndex(t recur.RecordType) int {
@@ -709,6 +777,8 @@ func decodeLineItemMember(r *recordReader, li *recur.LineItem, key string, name 
 		return r.str(key, &li.SubscriptionSetExternalID)
 	case "plan_external_id":
 		return r.str(key, &li.PlanExternalID)
+	case "plan_uuid":
+		return r.str(key, &li.PlanUUID)
 	case "service_period_start":
 		return r.optTime(key, &li.ServicePeriodStart)
 	case "service_period_end":
@@ -805,40 +875,45 @@ func decodeEventMember(r *recordReader, ev *recur.SubscriptionEvent, key string,
 // the bulk-only rules: records refer to each other by external id, so those
 // references are required here.
 func (b *Batch) validate() {
-	for i := range b.Customers {
+	planField := "plan_external_id"
+	if b.single {
+		planField = "plan_uuid"
+	}
+	for i := b.validated[0]; i < len(b.Customers); i++ {
 		b.Customers[i].Validate(&b.problems[0][i], b.now)
 	}
-	for i := range b.Plans {
+	for i := b.validated[1]; i < len(b.Plans); i++ {
 		b.Plans[i].Validate(&b.problems[1][i])
 	}
-	for i := range b.Invoices {
+	for i := b.validated[2]; i < len(b.Invoices); i++ {
 		p := &b.problems[2][i]
 		inv := &b.Invoices[i]
-		if inv.CustomerExternalID == "" {
+		if inv.CustomerExternalID == "" && !b.single {
 			p.Required("customer_external_id")
 		}
 		inv.Validate(p)
 	}
-	for i := range b.LineItems {
+	for i := b.validated[3]; i < len(b.LineItems); i++ {
 		p := &b.problems[3][i]
 		li := &b.LineItems[i]
-		if li.InvoiceExternalID == "" {
+		if li.InvoiceExternalID == "" && !b.single {
 			p.Required("invoice_external_id")
 		}
 		if !b.lineItemAmounts[i] {
 			p.Required("amount_in_cents")
 		}
-		li.Validate(p, "plan_external_id")
+		li.Validate(p, planField)
 	}
-	for i := range b.Transactions {
+	for i := b.validated[4]; i < len(b.Transactions); i++ {
 		p := &b.problems[4][i]
 		tr := &b.Transactions[i]
-		if tr.InvoiceExternalID == "" {
+		if tr.InvoiceExternalID == "" && !b.single {
 			p.Required("invoice_external_id")
 		}
 		tr.Validate(p, b.now)
 	}
-	for i := range b.Events {
+	for i := b.validated[5]; i < len(b.Events); i++ {
 		b.Events[i].Validate(&b.problems[5][i])
 	}
+	b.validated = [6]int{len(b.Customers), len(b.Plans), len(b.Invoices), len(b.LineItems), len(b.Transactions), len(b.Events)}
 }

@@ -11,7 +11,7 @@ import (
 // Keys returns the external ids the batch defines or refers to.
 func (b *Batch) Keys() recur.ImportKeys {
 	var k recur.ImportKeys
-	sets := [7]map[string]struct{}{}
+	sets := [8]map[string]struct{}{}
 	for i := range sets {
 		sets[i] = map[string]struct{}{}
 	}
@@ -40,6 +40,7 @@ func (b *Batch) Keys() recur.ImportKeys {
 		add(3, &k.LineItems, li.ExternalID)
 		add(2, &k.Invoices, li.InvoiceExternalID)
 		add(1, &k.Plans, li.PlanExternalID)
+		add(7, &k.PlanUUIDs, li.PlanUUID)
 	}
 	for i := range b.Transactions {
 		add(4, &k.Transactions, b.Transactions[i].ExternalID)
@@ -182,6 +183,11 @@ func (r *resolver) customers() map[string]resolved[recur.Customer] {
 			continue
 		}
 		c.DataSourceID, c.DataSourceUUID, c.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+		if _, ok := r.ex.Customers[c.ExternalID]; ok && r.b.Strict {
+			p.Fail("external_id", "The external ID for this customer already exists in our system.")
+			r.count(recur.RecordCustomers, i, c.ExternalID, c.ExternalID, false)
+			continue
+		}
 		if old, ok := r.ex.Customers[c.ExternalID]; ok {
 			merged, changed := mergeCustomer(old, c)
 			if len(changed) > 0 {
@@ -249,6 +255,11 @@ func (r *resolver) plans() map[string]resolved[recur.Plan] {
 			continue
 		}
 		pl.DataSourceID, pl.DataSourceUUID, pl.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+		if _, ok := r.ex.Plans[pl.ExternalID]; ok && pl.ExternalID != "" && r.b.Strict {
+			p.Fail("external_id", "A plan with this identifier already exists in our system.")
+			r.count(recur.RecordPlans, i, pl.ExternalID, "", false)
+			continue
+		}
 		if old, ok := r.ex.Plans[pl.ExternalID]; ok && pl.ExternalID != "" {
 			var changed []string
 			if old.Name != pl.Name {
@@ -335,7 +346,9 @@ func (r *resolver) invoices(customers map[string]resolved[recur.Customer]) map[s
 		}
 		if p.OK() {
 			inv.DataSourceID, inv.DataSourceUUID, inv.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
-			if old, ok := r.ex.Invoices[inv.ExternalID]; ok {
+			if _, ok := r.ex.Invoices[inv.ExternalID]; ok && r.b.Strict {
+				p.Fail("external_id", "The external ID for this invoice already exists in our system.")
+			} else if old, ok := r.ex.Invoices[inv.ExternalID]; ok {
 				if field, was := invoiceDiff(old, inv, cus); field != "" {
 					p.Fail(field, "an invoice with external_id %s already exists in this data source with a different %s (%s); a bulk import does not change invoices: delete the invoice first, or change it with PATCH /v1/invoices/%s",
 						recur.Quote(inv.ExternalID), field, was, old.UUID)
@@ -423,7 +436,11 @@ func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map
 			}
 		}
 		var plan *recur.Plan
-		if li.PlanExternalID != "" && !p.Has("plan_external_id") {
+		if li.PlanUUID != "" && li.PlanExternalID == "" && !p.Has("plan_uuid") {
+			if plan = r.ex.PlansByUUID[li.PlanUUID]; plan == nil {
+				p.Fail("plan_uuid", "plan_uuid %s names no plan of data source %s", recur.Quote(li.PlanUUID), r.ds.UUID)
+			}
+		} else if li.PlanExternalID != "" && !p.Has("plan_external_id") {
 			var why string
 			if plan, why = r.planOf(plans, "plan_external_id", li.PlanExternalID); plan == nil {
 				if li.IsRecurring() {
@@ -450,7 +467,11 @@ func (r *resolver) lineItem(li *recur.LineItem, p *recur.Problems, ref *invoiceR
 		sub = r.subscription(ref.customer, li, plan, subs)
 		li.SubscriptionID, li.SubscriptionUUID = sub.ID, sub.UUID
 	}
-	if ref.existing {
+	if _, ok := r.ex.LineItems[li.ExternalID]; ok && li.ExternalID != "" && r.b.Strict {
+		p.Fail("external_id", "The external ID for this line item already exists in our system.")
+		return
+	}
+	if ref.existing && !r.b.Strict {
 		if old := r.storedLineItem(li, ref.invoice); old != nil {
 			if field := lineItemDiff(old, li); field != "" {
 				p.Fail(field, "a line item with external_id %s already exists in this data source with a different %s; a bulk import does not change line items: delete it first, or change it with PATCH /v1/line_items/%s",
@@ -592,7 +613,11 @@ func (r *resolver) transaction(tr *recur.Transaction, p *recur.Problems, ref *in
 		p.Warn("date", "date %s is before the date of invoice %s (%s); the transaction was imported as it is",
 			recur.FormatSeconds(tr.Date), recur.Quote(ref.invoice.ExternalID), recur.FormatSeconds(ref.invoice.Date))
 	}
-	if ref.existing {
+	if _, ok := r.ex.Transactions[tr.ExternalID]; ok && tr.ExternalID != "" && r.b.Strict {
+		p.Fail("external_id", "has already been taken")
+		return
+	}
+	if ref.existing && !r.b.Strict {
 		var old *recur.Transaction
 		if tr.ExternalID != "" {
 			old = r.ex.Transactions[tr.ExternalID]
@@ -668,7 +693,9 @@ func (r *resolver) events(customers map[string]resolved[recur.Customer], plans m
 		if p.OK() {
 			ev.DataSourceID, ev.DataSourceUUID, ev.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
 			ev.CustomerID = cus.ID
-			if old, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" {
+			if _, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" && r.b.Strict {
+				p.Fail("external_id", "has already been taken")
+			} else if old, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" {
 				if field := eventDiff(old, ev); field != "" {
 					p.Fail(field, "a subscription event with external_id %s already exists in this data source with a different %s; a bulk import does not change events: change it with PATCH /v1/subscription_events",
 						recur.Quote(ev.ExternalID), field)

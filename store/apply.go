@@ -55,6 +55,9 @@ func (s *Store) ApplyImport(ctx context.Context, imp *recur.Import, keys recur.I
 		if err := s.writeChanges(ctx, tx, ch); err != nil {
 			return err
 		}
+		if err := s.afterWrite(ctx, tx, ch); err != nil {
+			return err
+		}
 		final, reason := recur.ImportCompleted, ""
 		if n := ch.Report.Received(); ch.Report.Imported() == 0 {
 			final = recur.ImportFailed
@@ -105,7 +108,7 @@ func loadExisting(ctx context.Context, tx *txn, dsID int64, keys recur.ImportKey
 		Customers: map[string]*recur.Customer{}, Plans: map[string]*recur.Plan{}, Invoices: map[string]*recur.Invoice{},
 		LineItems: map[string]*recur.LineItem{}, Transactions: map[string]*recur.Transaction{},
 		Events: map[string]*recur.SubscriptionEvent{}, Subscriptions: map[recur.SubscriptionKey]*recur.Subscription{},
-		EventIDs: map[string]bool{},
+		EventIDs: map[string]bool{}, PlansByUUID: map[string]*recur.Plan{},
 	}
 	byExt := func(table, alias, cols, join string) string {
 		return `SELECT ` + cols + ` FROM ` + table + ` ` + alias + ` ` + join + ` WHERE ` + alias + `.data_source_id = $1 AND ` + inList(tx.eng, alias+".external_id", 2)
@@ -130,6 +133,19 @@ func loadExisting(ctx context.Context, tx *txn, dsID int64, keys recur.ImportKey
 			}
 			return err
 		})
+		if err != nil {
+			return nil, internal("load plans", err)
+		}
+	}
+	if len(keys.PlanUUIDs) > 0 {
+		err := each(ctx, tx, `SELECT `+planColumns+` FROM plans p `+planJoin+` WHERE p.data_source_id = $1 AND `+inList(tx.eng, "p.uuid", 2),
+			[]any{dsID, listArg(tx.eng, keys.PlanUUIDs)}, func(r rows) error {
+				p, err := scanPlan(r)
+				if err == nil {
+					ex.PlansByUUID[p.UUID] = p
+				}
+				return err
+			})
 		if err != nil {
 			return nil, internal("load plans", err)
 		}
@@ -310,8 +326,10 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 
 	err := tx.bulk(ctx, "customers", customerInsertColumns, len(ch.NewCustomers), func(i int, dst []any) []any {
 		c := ch.NewCustomers[i]
+		tags, custom := attributesJSON(c)
 		return append(dst, c.ID, c.UUID, c.AccountID, c.DataSourceID, c.ExternalID, c.Name, c.Email, c.Company, c.Country, c.State,
-			c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now, now)
+			c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now, now,
+			c.LeadStatus, c.Owner, tags, custom)
 	})
 	if err != nil {
 		return internal("write customers", err)
@@ -399,7 +417,7 @@ func idOrNil(id int64) any {
 // The columns each table's bulk write fills.
 var (
 	customerInsertColumns = strings.Fields(`id uuid account_id data_source_id external_id name email company country state
-		city zip website_url lead_created_at free_trial_started_at created_at updated_at`)
+		city zip website_url lead_created_at free_trial_started_at created_at updated_at lead_status owner tags custom`)
 	planInsertColumns         = strings.Fields(`id uuid account_id data_source_id external_id name interval_count interval_unit created_at`)
 	subscriptionInsertColumns = strings.Fields(`id uuid account_id data_source_id customer_id external_id set_external_id plan_id created_at`)
 	invoiceInsertColumns      = strings.Fields(`id uuid account_id data_source_id customer_id external_id date due_date
@@ -415,6 +433,47 @@ var lineItemInsertColumns = strings.Fields(`uuid account_id data_source_id custo
 	service_period_start service_period_end prorated proration_type cancelled_at amount_in_cents quantity discount_amount_in_cents
 	discount_code discount_description tax_amount_in_cents transaction_fees_in_cents transaction_fees_currency account_code description
 	event_order balance_transfer created_at`)
+
+// ApplyChanges is the single-object endpoints' write: in one transaction it
+// locks the data source, loads the rows keys names, asks resolve what to
+// write and, when resolve reports no failure, writes it. With failures it
+// writes nothing and returns the changes, whose report says what is wrong:
+// a request to the single-object endpoints is all or nothing.
+func (s *Store) ApplyChanges(ctx context.Context, dataSourceID int64, keys recur.ImportKeys, resolve func(ds recur.DataSource, ex *recur.ExistingRecords) *recur.ImportChanges) (*recur.ImportChanges, error) {
+	var ch *recur.ImportChanges
+	err := s.eng.writeTx(ctx, func(tx *txn) error {
+		ds, err := lockDataSource(ctx, tx, dataSourceID)
+		if err != nil {
+			return err
+		}
+		ex, err := loadExisting(ctx, tx, ds.ID, keys)
+		if err != nil {
+			return err
+		}
+		ch = resolve(*ds, ex)
+		if len(ch.Report.Failures) > 0 {
+			return nil
+		}
+		if err := s.writeChanges(ctx, tx, ch); err != nil {
+			return err
+		}
+		return s.afterWrite(ctx, tx, ch)
+	})
+	return ch, err
+}
+
+// afterWrite runs the hooks that follow every write of records, in the same
+// transaction (the analytics recompute of the touched customers).
+func (s *Store) afterWrite(ctx context.Context, tx *txn, ch *recur.ImportChanges) error {
+	if s.AfterWrite == nil || len(ch.Touched) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ch.Touched))
+	for i, c := range ch.Touched {
+		ids[i] = c.ID
+	}
+	return s.AfterWrite(ctx, Tx{tx}, ids)
+}
 
 // WriteChanges writes changes in one transaction without an import around
 // them: no data source lock, no import bookkeeping. It exists to measure the

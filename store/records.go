@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/recurhq/recur"
 )
@@ -13,7 +16,7 @@ import (
 // uuid, a customer's uuid and external id), so one query answers one page.
 
 const customerColumns = `c.id, c.uuid, c.account_id, c.data_source_id, d.uuid, c.external_id, c.name, c.email, c.company, c.country, c.state,
-	c.city, c.zip, c.website_url, c.lead_created_at, c.free_trial_started_at, c.created_at, c.updated_at`
+	c.city, c.zip, c.website_url, c.lead_created_at, c.free_trial_started_at, c.created_at, c.updated_at, c.lead_status, c.owner, c.tags, c.custom`
 
 const customerJoin = `JOIN data_sources d ON d.id = c.data_source_id`
 
@@ -21,10 +24,17 @@ func scanCustomer(r row) (*recur.Customer, error) {
 	var c recur.Customer
 	var lead, trial sql.NullInt64
 	var created, updated int64
+	var tags, custom string
 	err := r.Scan(&c.ID, &c.UUID, &c.AccountID, &c.DataSourceID, &c.DataSourceUUID, &c.ExternalID, &c.Name, &c.Email, &c.Company, &c.Country, &c.State,
-		&c.City, &c.Zip, &c.WebsiteURL, &lead, &trial, &created, &updated)
+		&c.City, &c.Zip, &c.WebsiteURL, &lead, &trial, &created, &updated, &c.LeadStatus, &c.Owner, &tags, &custom)
 	if err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return nil, fmt.Errorf("customer %s has unreadable tags: %w", c.UUID, err)
+	}
+	if err := json.Unmarshal([]byte(custom), &c.Custom); err != nil {
+		return nil, fmt.Errorf("customer %s has unreadable custom attributes: %w", c.UUID, err)
 	}
 	c.LeadCreatedAt, c.FreeTrialStartedAt = optTime(lead), optTime(trial)
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -374,4 +384,17 @@ func (s *Store) ListEvents(ctx context.Context, accountID int64, f EventFilter, 
 		return err
 	})
 	return out, total, internal("list subscription events", err)
+}
+
+// attributesJSON encodes a customer's tags and custom attributes for storage.
+func attributesJSON(c *recur.Customer) (tags, custom string) {
+	t, _ := json.Marshal(c.Tags)
+	if c.Tags == nil {
+		t = []byte("[]")
+	}
+	m, _ := json.Marshal(c.Custom)
+	if c.Custom == nil {
+		m = []byte("{}")
+	}
+	return string(t), string(m)
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/recurhq/recur"
 )
@@ -48,6 +49,18 @@ type Store struct {
 	Now func() time.Time
 	// queue inserts River jobs inside the store's transactions.
 	queue jobInserter
+	// AfterWrite, when set, runs in every transaction that writes records,
+	// with the ids of the customers whose records changed: the hook through
+	// which their analytics are recomputed, atomically with the write.
+	AfterWrite func(ctx context.Context, tx Tx, customerIDs []int64) error
+}
+
+// Tx is a store transaction handed to hooks, which may enqueue jobs in it.
+type Tx struct{ tx *txn }
+
+// InsertJob enqueues a River job in the transaction.
+func (s *Store) InsertJob(ctx context.Context, tx Tx, args river.JobArgs, opts *river.InsertOpts) error {
+	return s.queue.insertJobTx(ctx, tx.tx, args, opts)
 }
 
 // engine is what differs between SQLite and PostgreSQL.
