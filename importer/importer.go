@@ -31,11 +31,38 @@ func New(s *store.Store, log *slog.Logger) *Importer {
 	return &Importer{Store: s, Log: log, Now: time.Now}
 }
 
+// StalledAfter is how long an unfinished import may go without progress
+// before the periodic sweep gives it a spare job.
+const StalledAfter = 30 * time.Second
+
 // Workers registers the importer's River workers.
 func (im *Importer) Workers() *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &applyWorker{im: im})
+	river.AddWorker(w, &resumeWorker{im: im})
 	return w
+}
+
+// PeriodicJobs returns the importer's periodic jobs: the sweep that resumes
+// stalled imports, every ten seconds, on the leader.
+func (im *Importer) PeriodicJobs() []*river.PeriodicJob {
+	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(10*time.Second),
+		func() (river.JobArgs, *river.InsertOpts) { return store.ResumeStalledArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "resume_stalled_imports"})}
+}
+
+type resumeWorker struct {
+	river.WorkerDefaults[store.ResumeStalledArgs]
+	im *Importer
+}
+
+// Work enqueues spare jobs for stalled imports.
+func (w *resumeWorker) Work(ctx context.Context, job *river.Job[store.ResumeStalledArgs]) error {
+	n, err := w.im.Store.ResumeStalledImports(ctx, StalledAfter)
+	if n > 0 {
+		w.im.Log.Warn("resumed stalled imports", "imports", n)
+	}
+	return err
 }
 
 type applyWorker struct {

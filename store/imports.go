@@ -10,6 +10,7 @@ import (
 	"github.com/go-json-experiment/json"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/riverqueue/river"
 
 	"github.com/recurhq/recur"
 )
@@ -226,4 +227,59 @@ func finishImport(ctx context.Context, tx *txn, id int64, status recur.ImportSta
 	_, err := tx.exec(ctx, `UPDATE imports SET status = $1, reason = $2, report = $3, updated_at = $4, finished_at = $4 WHERE id = $5`,
 		string(status), reason, text, micros(now), id)
 	return internal("finish import", err)
+}
+
+// ResumeStalledArgs is the periodic River job that re-enqueues imports whose
+// job was lost: a worker process killed while applying one leaves its job
+// "running" until River rescues it, and the import should not wait that
+// long.
+type ResumeStalledArgs struct{}
+
+// Kind names the job for River.
+func (ResumeStalledArgs) Kind() string { return "recur.resume_stalled_imports" }
+
+// InsertOpts puts the job on the imports queue.
+func (ResumeStalledArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueImports, MaxAttempts: 1}
+}
+
+// ResumeStalledImports enqueues a spare job for every unfinished import that
+// has not moved for olderThan and that no worker is applying now, and returns
+// how many it enqueued. On PostgreSQL a worker applying an import holds its
+// data source's row lock, which SKIP LOCKED passes over; on SQLite the one
+// process that applies imports is this one, and a spare job is harmless:
+// applying is idempotent.
+func (s *Store) ResumeStalledImports(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := micros(s.now().Add(-olderThan))
+	n := 0
+	err := s.eng.writeTx(ctx, func(tx *txn) error {
+		q := `SELECT i.id, i.data_source_id FROM imports i JOIN data_sources d ON d.id = i.data_source_id
+			WHERE i.status IN ('queued', 'processing') AND i.updated_at < $1 ORDER BY i.id`
+		if tx.eng == Postgres {
+			q += ` FOR UPDATE OF d SKIP LOCKED`
+		}
+		var stalled [][2]int64
+		err := each(ctx, tx, q, []any{cutoff}, func(r rows) error {
+			var id, ds int64
+			err := r.Scan(&id, &ds)
+			stalled = append(stalled, [2]int64{id, ds})
+			return err
+		})
+		if err != nil {
+			return internal("find stalled imports", err)
+		}
+		for _, st := range stalled {
+			if err := s.queue.insertJobTx(ctx, tx, ApplyImportArgs{ImportID: st[0], DataSourceID: st[1]}, nil); err != nil {
+				return internal("enqueue stalled import", err)
+			}
+			// Touch the import so that the next sweep waits another
+			// olderThan before enqueueing yet another job for it.
+			if _, err := tx.exec(ctx, `UPDATE imports SET updated_at = $1 WHERE id = $2`, micros(s.now()), st[0]); err != nil {
+				return internal("touch stalled import", err)
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

@@ -52,6 +52,8 @@ type QueueConfig struct {
 	RescueAfter time.Duration
 	// ErrorHandler sees job errors, for logs.
 	ErrorHandler river.ErrorHandler
+	// PeriodicJobs run on the elected leader among all workers.
+	PeriodicJobs []*river.PeriodicJob
 }
 
 // Queue is a running set of River workers.
@@ -74,6 +76,7 @@ func (s *Store) StartWorkers(ctx context.Context, workers *river.Workers, cfg Qu
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		ErrorHandler:         cfg.ErrorHandler,
+		PeriodicJobs:         cfg.PeriodicJobs,
 	}
 	if cfg.PollInterval > 0 {
 		rc.FetchPollInterval = cfg.PollInterval

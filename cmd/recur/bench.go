@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -35,6 +36,7 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	runs := fs.Int("runs", 7, "single imports to time; the median is reported")
 	imports := fs.Int("imports", 20, "imports sent back to back for the sustained figure")
 	dbURL := fs.String("database", "", "database to use (default: a fresh SQLite file in a temporary directory)")
+	workerProcs := fs.Int("worker-processes", 0, "apply imports in this many `recur worker` processes instead of the server process (PostgreSQL)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,8 +45,10 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		return err
 	}
 	defer os.RemoveAll(dir)
+	floorURL := *dbURL
 	if *dbURL == "" {
 		*dbURL = "sqlite:" + filepath.Join(dir, "recur.db")
+		floorURL = "sqlite:" + filepath.Join(dir, "floor.db")
 	}
 
 	// The payloads: disjoint customers, so every import inserts.
@@ -60,7 +64,7 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	fmt.Fprintf(stdout, "payload: %d customers, %d records, %.2f MB\n", *customers, records[0], float64(len(payloads[0]))/(1<<20))
 
-	floor, err := benchFloor(ctx, dir, payloads[total-1])
+	floor, err := benchFloor(ctx, floorURL, payloads[total-1])
 	if err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -68,7 +72,16 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	key := "bench-key-0123456789abcdef"
 	srvCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	addr, done, err := startServer(srvCtx, []string{"serve", "--addr", "127.0.0.1:0", "--database", *dbURL},
+	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", *dbURL}
+	if *workerProcs > 0 {
+		serveArgs = append(serveArgs, "--no-workers")
+		stopWorkers, err := startWorkerProcesses(*workerProcs, *dbURL, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopWorkers()
+	}
+	addr, done, err := startServer(srvCtx, serveArgs,
 		func(k string) string {
 			if k == "RECUR_API_KEY" {
 				return key
@@ -130,6 +143,11 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 
 	rate := float64(sent) / sustained.Seconds()
 	fmt.Fprintf(stdout, "single import, POST to completed: median %s (min %s, max %s, %d runs)\n", ms(median), ms(latencies[0]), ms(latencies[len(latencies)-1]), *runs)
+	where := "in the server process"
+	if *workerProcs > 0 {
+		where = fmt.Sprintf("in %d worker processes", *workerProcs)
+	}
+	fmt.Fprintf(stdout, "database: %s; imports applied %s\n", strings.SplitN(*dbURL, ":", 2)[0], where)
 	fmt.Fprintf(stdout, "sustained: %d imports, %d records in %s = %.0f records/s\n", *imports, sent, ms(sustained), rate)
 	fmt.Fprintf(stdout, "floor (decode + insert rows, no validation): %s; end to end / floor = %.2f\n", ms(floor), median.Seconds()/floor.Seconds())
 	fmt.Fprintf(stdout, "peak heap of one import (above the heap before it): %.1f MB\n", float64(peak)/(1<<20))
@@ -282,12 +300,50 @@ func (c *benchClient) waitCompleted(ds, id string) error {
 	return errors.New("import " + id + " did not complete within 5 minutes")
 }
 
+// startWorkerProcesses starts n `recur worker` processes of this binary on
+// the database and returns the function that stops them.
+func startWorkerProcesses(n int, dbURL string, stderr io.Writer) (func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var procs []*exec.Cmd
+	stop := func() {
+		for _, p := range procs {
+			p.Process.Signal(os.Interrupt)
+		}
+		for _, p := range procs {
+			p.Wait()
+		}
+	}
+	for range n {
+		cmd := exec.Command(self, "worker", "--database", dbURL)
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			stop()
+			return nil, err
+		}
+		procs = append(procs, cmd)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "Recur worker is running") {
+			stop()
+			return nil, fmt.Errorf("a worker process did not start: %q %v", line, err)
+		}
+	}
+	return stop, nil
+}
+
 // benchFloor decodes a payload into plain structs, with no validation, turns
 // its records into rows linked by external id, and inserts them on a fresh
 // SQLite database with the store's own bulk writer: the least work an import
 // of this payload can be.
-func benchFloor(ctx context.Context, dir string, payload []byte) (time.Duration, error) {
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "floor.db"), store.Options{})
+func benchFloor(ctx context.Context, url string, payload []byte) (time.Duration, error) {
+	st, err := store.Open(ctx, url, store.Options{})
 	if err != nil {
 		return 0, err
 	}
@@ -296,7 +352,7 @@ func benchFloor(ctx context.Context, dir string, payload []byte) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	ds, err := st.CreateDataSource(ctx, account.ID, "floor", "")
+	ds, err := st.CreateDataSource(ctx, account.ID, fmt.Sprintf("floor %d", time.Now().UnixNano()), "")
 	if err != nil {
 		return 0, err
 	}

@@ -14,6 +14,7 @@ const usage = `Recur speaks the ChartMogul Import API on your own infrastructure
 
 Usage:
   recur serve   [--addr ADDR] [--database URL] [--max-payload BYTES]   run the API and the import workers
+  recur worker  [--database URL] [--import-workers N]                   run import workers only (scale-out, PostgreSQL)
   recur keys    create [--account NAME] [--read-only] | list | revoke ID   manage API keys
   recur gen     --customers N [--seed S] [--first N] [--months M] [-o FILE]   write a bulk-import payload
   recur bench   [--customers N] [--imports N] [--runs N]                measure bulk imports end to end
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case "worker":
+		return worker(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return keys(ctx, rest, getenv, stdout, stderr)
 	case "gen":

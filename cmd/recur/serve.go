@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/recurhq/recur"
 	"github.com/recurhq/recur/api"
@@ -57,23 +61,8 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 
 	var queue store.Queue
 	if !*noWorkers {
-		im := importer.New(st, log)
-		interval := *poll
-		if interval == 0 && st.Engine() == store.SQLite {
-			interval = 20 * time.Millisecond
-		}
-		// The workers outlive ctx: on shutdown they are stopped gracefully
-		// below, not cut off by the signal.
-		queue, err = st.StartWorkers(context.WithoutCancel(ctx), im.Workers(), store.QueueConfig{
-			ImportWorkers: *workers, PollInterval: interval, JobTimeout: 10 * time.Minute, RescueAfter: 15 * time.Minute,
-		})
-		if err != nil {
+		if queue, err = startWorkers(ctx, st, log, *workers, *poll); err != nil {
 			return err
-		}
-		if n, err := im.Resume(ctx); err != nil {
-			return err
-		} else if n > 0 {
-			log.Info("resuming unfinished imports", "imports", n)
 		}
 	}
 
@@ -104,13 +93,60 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		log.Warn("requests were still running at shutdown", "error", err)
 	}
 	if queue != nil {
-		if err := queue.Stop(stopCtx); err != nil {
-			log.Warn("imports were still running at shutdown; they resume at the next start", "error", err)
-			cutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			queue.StopAndCancel(cutCtx)
-		}
+		stopWorkers(stopCtx, queue, log)
 	}
+	return nil
+}
+
+// startWorkers starts this process's import workers. The workers outlive
+// ctx: on shutdown they are stopped gracefully (stopWorkers), not cut off by
+// the signal.
+func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, workers int, poll time.Duration) (store.Queue, error) {
+	im := importer.New(st, log)
+	if poll == 0 && st.Engine() == store.SQLite {
+		// SQLite cannot notify workers of new jobs; poll often, so that an
+		// import waits a few milliseconds, not River's default second.
+		poll = 20 * time.Millisecond
+	}
+	queue, err := st.StartWorkers(context.WithoutCancel(ctx), im.Workers(), store.QueueConfig{
+		ImportWorkers: workers, PollInterval: poll, JobTimeout: 10 * time.Minute, RescueAfter: 15 * time.Minute,
+		PeriodicJobs: im.PeriodicJobs(),
+		ErrorHandler: &jobErrors{log: log},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Imports cut off by a crash or a hard stop resume now rather than when
+	// River rescues their jobs.
+	if n, err := im.Resume(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("resuming unfinished imports", "imports", n)
+	}
+	return queue, nil
+}
+
+// stopWorkers lets running imports finish until ctx ends, then cuts them
+// off; an import cut off resumes at the next start.
+func stopWorkers(ctx context.Context, queue store.Queue, log *slog.Logger) {
+	if err := queue.Stop(ctx); err != nil {
+		log.Warn("imports were still running at shutdown; they resume at the next start", "error", err)
+		cutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		queue.StopAndCancel(cutCtx)
+	}
+}
+
+// jobErrors logs the errors and panics of jobs; River retries them.
+type jobErrors struct{ log *slog.Logger }
+
+func (h *jobErrors) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Error("job failed; it will be retried", "kind", job.Kind, "attempt", job.Attempt, "error", err)
+	return nil
+}
+
+func (h *jobErrors) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked; it will be retried", "kind", job.Kind, "attempt", job.Attempt, "panic", panicVal, "trace", trace)
 	return nil
 }
 
