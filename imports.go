@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -152,4 +153,16 @@ func (r *ImportReport) Received() int {
 		n += c.Received
 	}
 	return n
+}
+
+// Result is the status an import with this report finishes in, and the
+// reason when it failed: an import fails only when nothing could be applied.
+func (r *ImportReport) Result() (ImportStatus, string) {
+	switch n := r.Received(); {
+	case n == 0:
+		return ImportFailed, "the import holds no records"
+	case r.Imported() == 0:
+		return ImportFailed, fmt.Sprintf("none of the %d records could be imported; failed_records says why", n)
+	}
+	return ImportCompleted, ""
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -132,6 +133,11 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return recur.Errorf(recur.EBADREQUEST, "The request body could not be read: %v", err)
 	}
+	if dry, err := boolParam(r, "dry_run"); err != nil {
+		return err
+	} else if dry {
+		return s.dryRun(w, r, ds, body)
+	}
 	sum, err := bulk.Inspect(body)
 	if err != nil {
 		return err
@@ -194,4 +200,39 @@ func (s *Server) listImports(w http.ResponseWriter, r *http.Request) error {
 		HasMore bool         `json:"has_more"`
 	}{out, optString(cursor), more})
 	return nil
+}
+
+// dryRun answers ?dry_run=true: the payload is decoded, validated and
+// resolved against the data source as it is now, and the full per-record
+// report is returned at once. Nothing is stored.
+func (s *Server) dryRun(w http.ResponseWriter, r *http.Request, ds *recur.DataSource, body []byte) error {
+	b, err := bulk.Decode(body, s.Now())
+	if err != nil {
+		return err
+	}
+	ch, err := s.Store.PreviewChanges(r.Context(), ds, b.Keys(), b.Resolve)
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	imp := &recur.Import{DataSourceUUID: ds.UUID, ExternalID: b.ExternalID, Report: ch.Report, CreatedAt: now, UpdatedAt: now}
+	imp.Status, imp.Reason = ch.Report.Result()
+	out := toImport(imp)
+	writeJSON(w, http.StatusOK, struct {
+		DryRun bool `json:"dry_run"`
+		importJSON
+	}{true, out})
+	return nil
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	switch strings.ToLower(v) {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, &recur.Error{Code: recur.EBADREQUEST, Param: name, Message: fmt.Sprintf("Parameter %q must be true or false; got %s.", name, recur.Quote(v))}
 }

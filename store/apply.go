@@ -58,14 +58,7 @@ func (s *Store) ApplyImport(ctx context.Context, imp *recur.Import, keys recur.I
 		if err := s.afterWrite(ctx, tx, ch); err != nil {
 			return err
 		}
-		final, reason := recur.ImportCompleted, ""
-		if n := ch.Report.Received(); ch.Report.Imported() == 0 {
-			final = recur.ImportFailed
-			reason = fmt.Sprintf("none of the %d records could be imported; failed_records says why", n)
-			if n == 0 {
-				reason = "the import holds no records"
-			}
-		}
+		final, reason := ch.Report.Result()
 		report, applied = ch.Report, true
 		return finishImport(ctx, tx, imp.ID, final, reason, ch.Report, s.now())
 	})
@@ -481,4 +474,16 @@ func (s *Store) afterWrite(ctx context.Context, tx *txn, ch *recur.ImportChanges
 // for tools that build changes themselves.
 func (s *Store) WriteChanges(ctx context.Context, ch *recur.ImportChanges) error {
 	return s.eng.writeTx(ctx, func(tx *txn) error { return s.writeChanges(ctx, tx, ch) })
+}
+
+// PreviewChanges resolves a batch against the data source's rows as they
+// are now and returns the changes it would make, writing nothing: the
+// dry run of an import. It takes no lock; an import applied meanwhile may
+// make the real outcome differ.
+func (s *Store) PreviewChanges(ctx context.Context, ds *recur.DataSource, keys recur.ImportKeys, resolve func(ds recur.DataSource, ex *recur.ExistingRecords) *recur.ImportChanges) (*recur.ImportChanges, error) {
+	ex, err := loadExisting(ctx, &txn{querier: s.eng.read(), eng: s.Engine()}, ds.ID, keys)
+	if err != nil {
+		return nil, err
+	}
+	return resolve(*ds, ex), nil
 }
