@@ -72,12 +72,30 @@ func NewBatch(now time.Time) *Batch {
 // the record's index, and an EBADREQUEST error when obj is not one JSON
 // object.
 func (b *Batch) Add(t recur.RecordType, obj []byte, extra ...string) (int, map[string]jsontext.Value, error) {
+	return b.add(t, obj, nil, extra)
+}
+
+// AddEvent is Add for a change to a stored subscription event (the
+// single-object PATCH): the record starts as a copy of stored, obj's members
+// change it with the same field rules, and it keeps stored's ID, by which
+// Resolve recognises an update of that row rather than a new event. A
+// member that is null or absent leaves the stored value as it is.
+func (b *Batch) AddEvent(stored recur.SubscriptionEvent, obj []byte, extra ...string) (int, map[string]jsontext.Value, error) {
+	return b.add(recur.RecordSubscriptionEvents, obj, func(i int) { b.Events[i] = stored }, extra)
+}
+
+// add appends a record of type t, set up by init when one is given, and
+// decodes obj's members onto it.
+func (b *Batch) add(t recur.RecordType, obj []byte, init func(i int), extra []string) (int, map[string]jsontext.Value, error) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
 	if err := expectObject(dec); err != nil {
 		return 0, nil, err
 	}
 	ti := typeIndex(t)
 	i := b.grow(t)
+	if init != nil {
+		init(i)
+	}
 	b.problems[ti] = append(b.problems[ti], recur.Problems{})
 	r := &recordReader{dec: dec, p: &b.problems[ti][i]}
 	raw := map[string]jsontext.Value{}
@@ -264,8 +282,10 @@ func expectEnd(dec *jsontext.Decoder) error {
 	if _, err := dec.ReadToken(); err != nil {
 		return syntaxError(err)
 	}
+	// The extra value starts after the whitespace that follows the object.
+	at := dec.InputOffset() + int64(len(dec.UnreadBuffer())-len(bytes.TrimLeft(dec.UnreadBuffer(), " \t\r\n")))
 	if err := dec.SkipValue(); !errors.Is(err, io.EOF) {
-		return recur.Errorf(recur.EBADREQUEST, "the body must hold one JSON object and nothing after it; more follows at byte offset %d", dec.InputOffset())
+		return recur.Errorf(recur.EBADREQUEST, "the body must hold one JSON object and nothing after it; more follows at byte offset %d", at)
 	}
 	return nil
 }
@@ -467,9 +487,14 @@ func (r *recordReader) integer(field string, dst *int64) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return r.integerValue(field, v, dst), nil
+}
+
+// integerValue is integer for a value already read.
+func (r *recordReader) integerValue(field string, v jsontext.Value, dst *int64) bool {
 	switch v.Kind() {
 	case 'n':
-		return false, nil
+		return false
 	case '0':
 		n, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
@@ -479,19 +504,19 @@ func (r *recordReader) integer(field string, dst *int64) (bool, error) {
 			} else {
 				r.p.Fail(field, "%s must be a whole number; got %s", field, string(v))
 			}
-			return false, nil
+			return false
 		}
 		*dst = n
-		return true, nil
+		return true
 	case '"':
 		s, _ := unquote(v)
 		if _, err := strconv.ParseInt(s, 10, 64); err == nil {
 			r.p.Fail(field, "%s must be a number, not a string: write %s without quotes", field, s)
-			return false, nil
+			return false
 		}
 	}
 	r.wrongType(field, "a whole number", v)
-	return false, nil
+	return false
 }
 
 func (r *recordReader) optInteger(field string, dst **int64) error {
@@ -501,6 +526,22 @@ func (r *recordReader) optInteger(field string, dst **int64) error {
 		*dst = &n
 	}
 	return err
+}
+
+// blankInteger is optInteger for a subscription event's amounts and
+// quantity, where an empty string means absent: the official Ruby client
+// sends "" for every one of them it was not given, and ChartMogul accepts
+// it. A string holding a number is still refused, as everywhere.
+func (r *recordReader) blankInteger(field string, dst **int64) error {
+	v, err := r.read()
+	if err != nil || string(v) == `""` {
+		return err
+	}
+	var n int64
+	if r.integerValue(field, v, &n) {
+		*dst = &n
+	}
+	return nil
 }
 
 func (r *recordReader) boolean(field string, dst *bool) error {
@@ -858,11 +899,11 @@ func decodeEventMember(r *recordReader, ev *recur.SubscriptionEvent, key string,
 	case "currency":
 		return r.str(key, &ev.Currency)
 	case "amount_in_cents":
-		return r.optInteger(key, &ev.AmountInCents)
+		return r.blankInteger(key, &ev.AmountInCents)
 	case "quantity":
-		return r.optInteger(key, &ev.Quantity)
+		return r.blankInteger(key, &ev.Quantity)
 	case "tax_amount_in_cents":
-		return r.optInteger(key, &ev.TaxAmountInCents)
+		return r.blankInteger(key, &ev.TaxAmountInCents)
 	case "retracted_event_id":
 		return r.id(key, &ev.RetractedEventID)
 	case "event_order":

@@ -2,6 +2,7 @@ package bulk
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 // Keys returns the external ids the batch defines or refers to.
 func (b *Batch) Keys() recur.ImportKeys {
 	var k recur.ImportKeys
-	sets := [8]map[string]struct{}{}
+	sets := [9]map[string]struct{}{}
 	for i := range sets {
 		sets[i] = map[string]struct{}{}
 	}
@@ -52,6 +53,17 @@ func (b *Batch) Keys() recur.ImportKeys {
 		add(0, &k.Customers, ev.CustomerExternalID)
 		add(1, &k.Plans, ev.PlanExternalID)
 		add(6, &k.RetractedEventIDs, ev.RetractedEventID)
+		if recur.IsRetraction(ev.EventType) {
+			// The retracted event may be named by external id, and a
+			// retraction changed in place may keep the event it retracts.
+			add(5, &k.Events, ev.RetractedEventID)
+			if ev.RetractsEventID != 0 {
+				add(6, &k.RetractedEventIDs, strconv.FormatInt(ev.RetractsEventID, 10))
+			}
+			if recur.RetractedKind(ev.EventType) != "" {
+				add(8, &k.RetractionSubscriptions, ev.SubscriptionExternalID)
+			}
+		}
 	}
 	return k
 }
@@ -404,6 +416,19 @@ func (r *resolver) invoiceOf(invoices map[string]resolved[invoiceRef], id string
 	return nil, fmt.Sprintf("invoice_external_id %s names no invoice in this import or in data source %s", recur.Quote(id), r.ds.UUID)
 }
 
+// customerOfInvoice is the customer external id a record that names invoice
+// id is reported under: the invoice's customer, also when the invoice itself
+// failed.
+func (r *resolver) customerOfInvoice(invoices map[string]resolved[invoiceRef], ref *invoiceRef, id string) string {
+	if ref != nil {
+		return ref.customer.ExternalID
+	}
+	if res, ok := invoices[id]; ok {
+		return r.b.Invoices[res.index].CustomerExternalID
+	}
+	return ""
+}
+
 // customerByID finds the loaded customer of an existing invoice that the
 // payload did not import again.
 func (r *resolver) customerByID(inv *recur.Invoice) *recur.Customer {
@@ -427,13 +452,10 @@ func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map
 		customer := ""
 		if li.InvoiceExternalID != "" {
 			var why string
-			if ref, why = r.invoiceOf(invoices, li.InvoiceExternalID); ref == nil {
-				if !p.Has("invoice_external_id") {
-					p.Fail("invoice_external_id", "%s", why)
-				}
-			} else {
-				customer = ref.customer.ExternalID
+			if ref, why = r.invoiceOf(invoices, li.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
+				p.Fail("invoice_external_id", "%s", why)
 			}
+			customer = r.customerOfInvoice(invoices, ref, li.InvoiceExternalID)
 		}
 		var plan *recur.Plan
 		if li.PlanUUID != "" && li.PlanExternalID == "" && !p.Has("plan_uuid") {
@@ -592,13 +614,10 @@ func (r *resolver) transactions(invoices map[string]resolved[invoiceRef]) {
 		customer := ""
 		if tr.InvoiceExternalID != "" {
 			var why string
-			if ref, why = r.invoiceOf(invoices, tr.InvoiceExternalID); ref == nil {
-				if !p.Has("invoice_external_id") {
-					p.Fail("invoice_external_id", "%s", why)
-				}
-			} else {
-				customer = ref.customer.ExternalID
+			if ref, why = r.invoiceOf(invoices, tr.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
+				p.Fail("invoice_external_id", "%s", why)
 			}
+			customer = r.customerOfInvoice(invoices, ref, tr.InvoiceExternalID)
 		}
 		if p.OK() {
 			r.transaction(tr, p, ref)
@@ -667,6 +686,7 @@ func transactionDiff(a, b *recur.Transaction) string {
 
 func (r *resolver) events(customers map[string]resolved[recur.Customer], plans map[string]resolved[recur.Plan]) {
 	seen := map[string]int{}
+	retract := newRetractions(r)
 	for i := range r.b.Events {
 		ev := &r.b.Events[i]
 		p := r.b.Problems(recur.RecordSubscriptionEvents, i)
@@ -687,22 +707,38 @@ func (r *resolver) events(customers map[string]resolved[recur.Customer], plans m
 				p.Fail("plan_external_id", "%s", why)
 			}
 		}
-		if ev.RetractedEventID != "" && !r.ex.EventIDs[ev.RetractedEventID] {
-			p.Warn("retracted_event_id", "retracted_event_id %s names no subscription event of data source %s; the retraction was stored but retracts nothing", recur.Quote(ev.RetractedEventID), r.ds.UUID)
-		}
 		if p.OK() {
 			ev.DataSourceID, ev.DataSourceUUID, ev.AccountID = r.ds.ID, r.ds.UUID, r.ds.AccountID
+			before := ev.CustomerID
 			ev.CustomerID = cus.ID
-			if _, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" && r.b.Strict {
+			old, exists := r.ex.Events[ev.ExternalID]
+			exists = exists && ev.ExternalID != ""
+			switch {
+			case ev.ID != 0:
+				// A stored event changed in place (AddEvent): its external
+				// id must stay its own.
+				if exists && old.ID != ev.ID {
+					p.Fail("external_id", "has already been taken")
+				} else if target := retract.target(ev, p); p.OK() {
+					r.ch.UpdatedEvents = append(r.ch.UpdatedEvents, recur.EventLink{Event: ev, Customer: cus, Retracts: target})
+					r.touch(cus)
+					if before != 0 && before != cus.ID {
+						r.touch(&recur.Customer{ID: before})
+					}
+				}
+			case exists && r.b.Strict:
 				p.Fail("external_id", "has already been taken")
-			} else if old, ok := r.ex.Events[ev.ExternalID]; ok && ev.ExternalID != "" {
+			case exists:
 				if field := eventDiff(old, ev); field != "" {
 					p.Fail(field, "a subscription event with external_id %s already exists in this data source with a different %s; a bulk import does not change events: change it with PATCH /v1/subscription_events",
 						recur.Quote(ev.ExternalID), field)
 				}
-			} else {
-				r.ch.NewEvents = append(r.ch.NewEvents, recur.EventLink{Event: ev, Customer: cus})
-				r.touch(cus)
+			default:
+				if target := retract.target(ev, p); p.OK() {
+					r.ch.NewEvents = append(r.ch.NewEvents, recur.EventLink{Event: ev, Customer: cus, Retracts: target})
+					retract.written(ev)
+					r.touch(cus)
+				}
 			}
 		}
 		r.count(recur.RecordSubscriptionEvents, i, ev.ExternalID, ev.CustomerExternalID, p.OK())

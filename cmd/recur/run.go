@@ -16,6 +16,7 @@ Usage:
   recur serve   [--addr ADDR] [--database URL] [--max-payload BYTES]   run the API and the import workers
   recur worker  [--database URL] [--import-workers N]                   run import workers only (scale-out, PostgreSQL)
   recur keys    create [--account NAME] [--read-only] | list | revoke ID   manage API keys
+  recur import  --data-source DS [--url URL] [--api-key KEY] [--csv DIR] [--dry-run] FILE…   send bulk files of any size
   recur gen     --customers N [--seed S] [--first N] [--months M] [-o FILE]   write a bulk-import payload
   recur bench   [--customers N] [--imports N] [--runs N]                measure bulk imports end to end
   recur help                                                           show this
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, rest, getenv, stdout, stderr)
 	case "worker":
 		return worker(ctx, rest, getenv, stdout, stderr)
 	case "keys":
