@@ -15,9 +15,16 @@ var notMoney = map[string]bool{
 	"XBA": true, "XBB": true, "XBC": true, "XBD": true, "XSU": true, "XUA": true,
 }
 
+// newerCodes are current ISO 4217 codes that golang.org/x/text's table does
+// not know yet.
+var newerCodes = map[string]bool{
+	"MRU": true, "VES": true, "VED": true, "SLE": true, "ZWG": true, "XCG": true, "UYW": true,
+}
+
 // NormalizeCurrency returns the upper-case ISO 4217 code for s ("usd" and
 // "USD" both give "USD"), or false when s is not the code of a currency money
-// is billed in.
+// is billed in. Codes ISO has withdrawn since (MRO, LTL, EEK, HRK, …) are
+// accepted: billing history is full of them.
 func NormalizeCurrency(s string) (string, bool) {
 	if len(s) != 3 {
 		return "", false
@@ -25,6 +32,9 @@ func NormalizeCurrency(s string) (string, bool) {
 	code := strings.ToUpper(s)
 	if notMoney[code] {
 		return "", false
+	}
+	if newerCodes[code] {
+		return code, true
 	}
 	u, err := currency.ParseISO(code)
 	if err != nil || u.String() != code {

@@ -3,9 +3,13 @@ package recur
 import (
 	"strings"
 	"sync"
+	"unicode"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 // iso3166 lists the officially assigned ISO 3166-1 alpha-2 codes, plus XK
@@ -33,6 +37,44 @@ var countryAliases = map[string]string{
 	"democratic republic of the congo": "CD", "republic of the congo": "CG", "congo": "CG", "vatican": "VA",
 	"uae": "AE", "turkey": "TR", "swaziland": "SZ", "cape verde": "CV", "east timor": "TL", "palestine": "PS",
 	"hong kong": "HK", "macau": "MO", "macao": "MO",
+	"north macedonia": "MK", "turkiye": "TR", "eswatini": "SZ", "viet nam": "VN", "cabo verde": "CV",
+	"republic of korea": "KR", "korea, republic of": "KR", "democratic people's republic of korea": "KP",
+	"russian federation": "RU", "iran, islamic republic of": "IR", "syrian arab republic": "SY",
+	"lao people's democratic republic": "LA", "republic of moldova": "MD", "united republic of tanzania": "TZ",
+	"bolivia, plurinational state of": "BO", "venezuela, bolivarian republic of": "VE", "czechia": "CZ",
+	"state of palestine": "PS", "holy see": "VA", "brunei darussalam": "BN", "timor-leste": "TL",
+	"falkland islands (malvinas)": "FK", "micronesia, federated states of": "FM", "taiwan, province of china": "TW",
+}
+
+// foldName reduces a country name to what comparisons need: lower case,
+// accents removed ("Türkiye", "Curaçao"), "&" read as "and", "St." as
+// "Saint", "the", punctuation and repeated spaces dropped.
+func foldName(s string) string {
+	folded, _, err := transform.String(transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC), s)
+	if err == nil {
+		s = folded
+	}
+	s = strings.ToLower(s)
+	s = strings.ReplaceAll(s, "&", " and ")
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '.', ',', '’', '\'', '(', ')', '-':
+			return ' '
+		}
+		return r
+	}, s)
+	words := strings.Fields(s)
+	out := words[:0]
+	for _, w := range words {
+		switch w {
+		case "st":
+			w = "saint"
+		case "the":
+			continue
+		}
+		out = append(out, w)
+	}
+	return strings.Join(out, " ")
 }
 
 type countryTable struct {
@@ -52,18 +94,18 @@ var countries = sync.OnceValue(func() countryTable {
 		}
 		t.names[code] = name
 		t.byName[strings.ToLower(code)] = code
-		t.byName[strings.ToLower(name)] = code
+		t.byName[foldName(name)] = code
 		// x/text's names carry qualifiers such as "Congo - Kinshasa" or
 		// "Myanmar (Burma)"; the part before the qualifier is what people type.
 		if i := strings.IndexAny(name, "(-"); i > 0 {
-			short := strings.TrimSpace(strings.ToLower(name[:i]))
+			short := foldName(name[:i])
 			if _, taken := t.byName[short]; !taken {
 				t.byName[short] = code
 			}
 		}
 	}
 	for alias, code := range countryAliases {
-		t.byName[alias] = code
+		t.byName[foldName(alias)] = code
 	}
 	return t
 })
@@ -72,7 +114,11 @@ var countries = sync.OnceValue(func() countryTable {
 // in any case ("us") or an English name ("United States", "Germany"). ok is
 // false when s names no country.
 func LookupCountry(s string) (code string, ok bool) {
-	code, ok = countries().byName[strings.ToLower(strings.TrimSpace(s))]
+	t := countries()
+	if code, ok = t.byName[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return code, true
+	}
+	code, ok = t.byName[foldName(s)]
 	return code, ok
 }
 

@@ -42,7 +42,9 @@ func parseTime(s string) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
 		return time.Time{}, false
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+	// Years outside 1900–2999 are typing mistakes in billing data, and
+	// they would not survive formatting back.
+	if year < 1900 || year > 2999 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
 		return time.Time{}, false
 	}
 	var hour, minute, sec, nsec int

@@ -155,29 +155,44 @@ func (c *Customer) Validate(p *Problems, now time.Time) {
 	p.checkText("city", c.City)
 	p.checkID("zip", c.Zip)
 	p.checkText("website_url", c.WebsiteURL)
+	// A dropped field is no longer given: re-importing a customer with a
+	// bad address must not erase the good one stored.
+	drop := func(f CustomerFields, dst *string) {
+		*dst = ""
+		c.Given &^= f
+	}
 	if c.Email != "" && !ValidEmail(c.Email) {
 		p.Warn("email", "email %s is not a valid e-mail address; the customer was kept without it", Quote(c.Email))
-		c.Email = ""
+		drop(CustomerEmail, &c.Email)
 	}
+	countryDropped := false
 	if c.Country != "" {
 		code, ok := LookupCountry(c.Country)
 		if !ok {
 			p.Warn("country", "country must be an ISO 3166-1 alpha-2 code such as US or DE; got %s; the customer was kept without it", Quote(c.Country))
-			c.Country = ""
+			drop(CustomerCountry, &c.Country)
+			countryDropped = true
 		} else {
 			c.Country = code
 		}
 	}
 	if c.State != "" {
-		if c.Country == "" {
+		if countryDropped {
+			// A state means something only in its country.
+			p.Warn("state", "state %s was left out with the country it belongs to", Quote(c.State))
+			drop(CustomerState, &c.State)
+		} else if c.Country == "" {
 			c.State = strings.TrimSpace(c.State)
 		} else if code, ok := NormalizeState(c.Country, c.State); ok {
 			c.State = code
 		} else {
 			p.Warn("state", "state %s is not a state of %s; the customer was kept without it", Quote(c.State), CountryName(c.Country))
-			c.State = ""
+			drop(CustomerState, &c.State)
 		}
-		p.checkID("state", c.State)
+		if len(c.State) > MaxIDLength {
+			p.Warn("state", "state must be at most %d characters long; got %d; the customer was kept without it", MaxIDLength, len(c.State))
+			drop(CustomerState, &c.State)
+		}
 	}
 	if c.LeadCreatedAt != nil && c.LeadCreatedAt.After(now) {
 		p.Warn("lead_created_at", "lead_created_at should be in the past; got %s", FormatSeconds(*c.LeadCreatedAt))
@@ -259,6 +274,9 @@ func (li *LineItem) Validate(p *Problems, planField string) {
 	if li.ProrationType != "" {
 		p.oneOf("proration_type", li.ProrationType, "full", "differential", "differential_mrr")
 	}
+	if li.AmountInCents >= 0 && li.TaxAmountInCents > li.AmountInCents {
+		p.Fail("tax_amount_in_cents", "tax_amount_in_cents (%d) must not exceed amount_in_cents (%d): the amount includes the tax", li.TaxAmountInCents, li.AmountInCents)
+	}
 	if !li.IsRecurring() {
 		return
 	}
@@ -279,9 +297,6 @@ func (li *LineItem) Validate(p *Problems, planField string) {
 	}
 	if li.AmountInCents < 0 && !li.Prorated && !p.Has("amount_in_cents") {
 		p.Fail("amount_in_cents", "amount_in_cents must not be negative on a %s line item unless it is prorated; got %d", li.Type, li.AmountInCents)
-	}
-	if li.AmountInCents >= 0 && li.TaxAmountInCents > li.AmountInCents {
-		p.Fail("tax_amount_in_cents", "tax_amount_in_cents (%d) must not exceed amount_in_cents (%d): the amount includes the tax", li.TaxAmountInCents, li.AmountInCents)
 	}
 }
 

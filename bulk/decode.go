@@ -104,7 +104,7 @@ func (b *Batch) add(t recur.RecordType, obj []byte, init func(i int), extra []st
 		if err != nil {
 			return 0, nil, syntaxError(err)
 		}
-		key := string(name[1 : len(name)-1])
+		key := memberName(name)
 		if slices.Contains(extra, key) {
 			v, err := dec.ReadValue()
 			if err != nil {
@@ -186,7 +186,7 @@ func Inspect(body []byte) (Summary, error) {
 		if err != nil {
 			return s, syntaxError(err)
 		}
-		key := string(name[1 : len(name)-1])
+		key := memberName(name)
 		if key == "external_id" {
 			if s.ExternalID, err = readImportExternalID(dec); err != nil {
 				return s, err
@@ -226,7 +226,7 @@ func Decode(body []byte, now time.Time) (*Batch, error) {
 		if err != nil {
 			return nil, syntaxError(err)
 		}
-		key := string(name[1 : len(name)-1])
+		key := memberName(name)
 		if key == "external_id" {
 			if b.ExternalID, err = readImportExternalID(dec); err != nil {
 				return nil, err
@@ -258,8 +258,19 @@ func recordType(key string) (recur.RecordType, bool) {
 }
 
 func unknownMember(name jsontext.Value) error {
-	return &recur.Error{Code: recur.EBADREQUEST, Param: string(name[1 : len(name)-1]), Message: fmt.Sprintf(
-		"the payload has an unknown top-level member %s; a bulk import may hold %s", recur.Quote(string(name[1:len(name)-1])), topLevelKeys)}
+	key := memberName(name)
+	return &recur.Error{Code: recur.EBADREQUEST, Param: key, Message: fmt.Sprintf(
+		"the payload has an unknown top-level member %s; a bulk import may hold %s", recur.Quote(key), topLevelKeys)}
+}
+
+// memberName returns an object member's name, unescaped: "\u0063ustomers"
+// is "customers".
+func memberName(name jsontext.Value) string {
+	s, err := unquote(name)
+	if err != nil {
+		return string(name[1 : len(name)-1])
+	}
+	return s
 }
 
 func expectObject(dec *jsontext.Decoder) error {
@@ -694,7 +705,7 @@ func (b *Batch) grow(t recur.RecordType) int {
 }
 
 func (b *Batch) decodeMember(r *recordReader, t recur.RecordType, i int, name jsontext.Value) error {
-	key := string(name[1 : len(name)-1])
+	key := memberName(name)
 	switch t {
 	case recur.RecordCustomers:
 		return decodeCustomerMember(r, &b.Customers[i], key, name)
@@ -711,9 +722,19 @@ func (b *Batch) decodeMember(r *recordReader, t recur.RecordType, i int, name js
 }
 
 func decodeCustomerMember(r *recordReader, c *recur.Customer, key string, name jsontext.Value) error {
+	// Every field but the external id is contact detail: a value of the
+	// wrong type is a warning and the field is left out, so that a customer,
+	// and with it every invoice, is never lost over it.
 	set := func(f recur.CustomerFields, dst *string) error {
+		before := len(r.p.Errors)
+		if err := r.str(key, dst); err != nil {
+			return err
+		}
+		if r.softenErrors(before) {
+			return nil
+		}
 		c.Given |= f
-		return r.str(key, dst)
+		return nil
 	}
 	switch key {
 	case "external_id":
@@ -735,11 +756,19 @@ func decodeCustomerMember(r *recordReader, c *recur.Customer, key string, name j
 	case "website_url":
 		return set(recur.CustomerWebsiteURL, &c.WebsiteURL)
 	case "lead_created_at":
-		c.Given |= recur.CustomerLeadCreatedAt
-		return r.customerTime(key, &c.LeadCreatedAt)
+		before := len(r.p.Warnings)
+		err := r.customerTime(key, &c.LeadCreatedAt)
+		if len(r.p.Warnings) == before {
+			c.Given |= recur.CustomerLeadCreatedAt
+		}
+		return err
 	case "free_trial_started_at":
-		c.Given |= recur.CustomerFreeTrialStartedAt
-		return r.customerTime(key, &c.FreeTrialStartedAt)
+		before := len(r.p.Warnings)
+		err := r.customerTime(key, &c.FreeTrialStartedAt)
+		if len(r.p.Warnings) == before {
+			c.Given |= recur.CustomerFreeTrialStartedAt
+		}
+		return err
 	}
 	return r.unknown(name)
 }
@@ -751,14 +780,22 @@ func (r *recordReader) customerTime(field string, dst **time.Time) error {
 	if err := r.optTime(field, dst); err != nil {
 		return err
 	}
-	if len(r.p.Errors) > before {
-		bad := r.p.Errors[before:]
-		for _, e := range bad {
-			r.p.Warn(e.Field, "%s; the customer was kept without it", e.Message)
-		}
-		r.p.Errors = r.p.Errors[:before]
-	}
+	r.softenErrors(before)
 	return nil
+}
+
+// softenErrors turns the errors recorded since before into warnings saying
+// the customer was kept without the field. It reports whether there were
+// any.
+func (r *recordReader) softenErrors(before int) bool {
+	if len(r.p.Errors) == before {
+		return false
+	}
+	for _, e := range r.p.Errors[before:] {
+		r.p.Warn(e.Field, "%s; the customer was kept without it", e.Message)
+	}
+	r.p.Errors = r.p.Errors[:before]
+	return true
 }
 
 func decodePlanMember(r *recordReader, pl *recur.Plan, key string, name jsontext.Value) error {
@@ -768,7 +805,10 @@ func decodePlanMember(r *recordReader, pl *recur.Plan, key string, name jsontext
 	case "name":
 		return r.str(key, &pl.Name)
 	case "interval_count":
-		_, err := r.integer(key, &pl.IntervalCount)
+		ok, err := r.integer(key, &pl.IntervalCount)
+		if ok && pl.IntervalCount <= 0 {
+			r.p.Fail(key, "interval_count must be a whole number greater than 0; got %d", pl.IntervalCount)
+		}
 		return err
 	case "interval_unit":
 		return r.str(key, &pl.IntervalUnit)
@@ -811,7 +851,10 @@ func decodeLineItemMember(r *recordReader, li *recur.LineItem, key string, name 
 			r.p.Required(key)
 		}
 	case "quantity":
-		_, err = r.integer(key, &li.Quantity)
+		var ok bool
+		if ok, err = r.integer(key, &li.Quantity); ok && li.Quantity == 0 {
+			r.p.Fail(key, "quantity must not be 0; leave it out for 1")
+		}
 	case "subscription_external_id":
 		return r.str(key, &li.SubscriptionExternalID)
 	case "subscription_set_external_id":
@@ -920,15 +963,25 @@ func (b *Batch) validate() {
 	if b.single {
 		planField = "plan_uuid"
 	}
+	// An element that is not an object has one failure, which says so; the
+	// record rules would only add noise about its missing fields.
+	decoded := func(t, i int) bool { return !b.problems[t][i].Has("") }
 	for i := b.validated[0]; i < len(b.Customers); i++ {
-		b.Customers[i].Validate(&b.problems[0][i], b.now)
+		if decoded(0, i) {
+			b.Customers[i].Validate(&b.problems[0][i], b.now)
+		}
 	}
 	for i := b.validated[1]; i < len(b.Plans); i++ {
-		b.Plans[i].Validate(&b.problems[1][i])
+		if decoded(1, i) {
+			b.Plans[i].Validate(&b.problems[1][i])
+		}
 	}
 	for i := b.validated[2]; i < len(b.Invoices); i++ {
 		p := &b.problems[2][i]
 		inv := &b.Invoices[i]
+		if !decoded(2, i) {
+			continue
+		}
 		if inv.CustomerExternalID == "" && !b.single {
 			p.Required("customer_external_id")
 		}
@@ -937,6 +990,9 @@ func (b *Batch) validate() {
 	for i := b.validated[3]; i < len(b.LineItems); i++ {
 		p := &b.problems[3][i]
 		li := &b.LineItems[i]
+		if !decoded(3, i) {
+			continue
+		}
 		if li.InvoiceExternalID == "" && !b.single {
 			p.Required("invoice_external_id")
 		}
@@ -948,13 +1004,18 @@ func (b *Batch) validate() {
 	for i := b.validated[4]; i < len(b.Transactions); i++ {
 		p := &b.problems[4][i]
 		tr := &b.Transactions[i]
+		if !decoded(4, i) {
+			continue
+		}
 		if tr.InvoiceExternalID == "" && !b.single {
 			p.Required("invoice_external_id")
 		}
 		tr.Validate(p, b.now)
 	}
 	for i := b.validated[5]; i < len(b.Events); i++ {
-		b.Events[i].Validate(&b.problems[5][i])
+		if decoded(5, i) {
+			b.Events[i].Validate(&b.problems[5][i])
+		}
 	}
 	b.validated = [6]int{len(b.Customers), len(b.Plans), len(b.Invoices), len(b.LineItems), len(b.Transactions), len(b.Events)}
 }

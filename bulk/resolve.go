@@ -309,14 +309,17 @@ func (r *resolver) plans() map[string]resolved[recur.Plan] {
 // customerOf resolves a customer external id: the payload's record if it was
 // imported, else an existing customer, else the reason there is none.
 func (r *resolver) customerOf(customers map[string]resolved[recur.Customer], id string) (*recur.Customer, string) {
-	if c, ok := customers[id]; ok && c.rec != nil {
-		return c.rec, ""
+	// The payload's own record decides: when it failed, the records that
+	// travel with it fail too, rather than attach to the stored customer
+	// the payload meant to change.
+	if c, ok := customers[id]; ok {
+		if c.rec != nil {
+			return c.rec, ""
+		}
+		return nil, fmt.Sprintf("customer %s was not imported: %s", recur.Quote(id), c.reason)
 	}
 	if c, ok := r.ex.Customers[id]; ok {
 		return c, ""
-	}
-	if c, ok := customers[id]; ok {
-		return nil, fmt.Sprintf("customer %s was not imported: %s", recur.Quote(id), c.reason)
 	}
 	return nil, fmt.Sprintf("customer_external_id %s names no customer in this import or in data source %s", recur.Quote(id), r.ds.UUID)
 }
@@ -404,14 +407,14 @@ func invoiceDiff(old, inv *recur.Invoice, cus *recur.Customer) (field, was strin
 }
 
 func (r *resolver) invoiceOf(invoices map[string]resolved[invoiceRef], id string) (*invoiceRef, string) {
-	if ref, ok := invoices[id]; ok && ref.rec != nil {
-		return ref.rec, ""
+	if ref, ok := invoices[id]; ok {
+		if ref.rec != nil {
+			return ref.rec, ""
+		}
+		return nil, fmt.Sprintf("invoice %s was not imported: %s", recur.Quote(id), ref.reason)
 	}
 	if inv, ok := r.ex.Invoices[id]; ok {
 		return &invoiceRef{invoice: inv, customer: r.customerByID(inv), existing: true}, ""
-	}
-	if ref, ok := invoices[id]; ok {
-		return nil, fmt.Sprintf("invoice %s was not imported: %s", recur.Quote(id), ref.reason)
 	}
 	return nil, fmt.Sprintf("invoice_external_id %s names no invoice in this import or in data source %s", recur.Quote(id), r.ds.UUID)
 }
@@ -435,7 +438,14 @@ func (r *resolver) customerByID(inv *recur.Invoice) *recur.Customer {
 	if c, ok := r.ex.Customers[inv.CustomerExternalID]; ok {
 		return c
 	}
-	return &recur.Customer{ID: inv.CustomerID, UUID: inv.CustomerUUID, ExternalID: inv.CustomerExternalID}
+	// One record per customer: subscriptions and touched customers are
+	// keyed by the record.
+	if r.ex.Customers == nil {
+		r.ex.Customers = map[string]*recur.Customer{}
+	}
+	c := &recur.Customer{ID: inv.CustomerID, UUID: inv.CustomerUUID, ExternalID: inv.CustomerExternalID}
+	r.ex.Customers[inv.CustomerExternalID] = c
+	return c
 }
 
 func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map[string]resolved[recur.Plan], subs map[payloadSubscription]*recur.Subscription) {
@@ -484,11 +494,6 @@ func (r *resolver) lineItem(li *recur.LineItem, p *recur.Problems, ref *invoiceR
 	if plan != nil {
 		li.PlanID, li.PlanUUID = plan.ID, plan.UUID
 	}
-	var sub *recur.Subscription
-	if li.IsRecurring() {
-		sub = r.subscription(ref.customer, li, plan, subs)
-		li.SubscriptionID, li.SubscriptionUUID = sub.ID, sub.UUID
-	}
 	if _, ok := r.ex.LineItems[li.ExternalID]; ok && li.ExternalID != "" && r.b.Strict {
 		p.Fail("external_id", "The external ID for this line item already exists in our system.")
 		return
@@ -504,6 +509,12 @@ func (r *resolver) lineItem(li *recur.LineItem, p *recur.Problems, ref *invoiceR
 	} else if _, ok := r.ex.LineItems[li.ExternalID]; ok && li.ExternalID != "" {
 		p.Fail("external_id", "a line item with external_id %s already exists in this data source, on another invoice", recur.Quote(li.ExternalID))
 		return
+	}
+	// Only a line item that is written makes its subscription.
+	var sub *recur.Subscription
+	if li.IsRecurring() {
+		sub = r.subscription(ref.customer, li, plan, subs)
+		li.SubscriptionID, li.SubscriptionUUID = sub.ID, sub.UUID
 	}
 	li.UUID = recur.NewID(recur.PrefixLineItem)
 	r.ch.NewLineItems = append(r.ch.NewLineItems, recur.LineItemLink{LineItem: li, Invoice: ref.invoice, Plan: plan, Subscription: sub})
@@ -568,6 +579,8 @@ func lineItemDiff(a, b *recur.LineItem) string {
 		return "quantity"
 	case a.SubscriptionExternalID != b.SubscriptionExternalID:
 		return "subscription_external_id"
+	case a.SubscriptionSetExternalID != b.SubscriptionSetExternalID && b.SubscriptionSetExternalID != "":
+		return "subscription_set_external_id"
 	case a.PlanID != b.PlanID:
 		return "plan_external_id"
 	case !sameTime(a.ServicePeriodStart, b.ServicePeriodStart):
@@ -592,6 +605,10 @@ func lineItemDiff(a, b *recur.LineItem) string {
 		return "transaction_fees_currency"
 	case a.Description != b.Description:
 		return "description"
+	case a.DiscountDescription != b.DiscountDescription:
+		return "discount_description"
+	case a.BalanceTransfer != b.BalanceTransfer:
+		return "balance_transfer"
 	case a.AccountCode != b.AccountCode:
 		return "account_code"
 	case !sameInt(a.EventOrder, b.EventOrder):
