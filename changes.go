@@ -12,6 +12,10 @@ type ImportKeys struct {
 	// RetractedEventIDs are the public ids of events that retraction events
 	// name.
 	RetractedEventIDs []string
+	// RetractionSubscriptions are the subscription external ids of
+	// type-specific retractions: their pending scheduled events must be
+	// loaded into ExistingRecords.ScheduledEvents.
+	RetractionSubscriptions []string
 	// PlanUUIDs are the plans line items name by uuid (the single-object
 	// endpoints' way).
 	PlanUUIDs []string
@@ -37,6 +41,13 @@ type ExistingRecords struct {
 	Subscriptions map[SubscriptionKey]*Subscription
 	// EventIDs holds the public ids of the retracted events that exist.
 	EventIDs map[string]bool
+	// EventsByID holds the events that RetractedEventIDs name, by public id
+	// (decimal).
+	EventsByID map[string]*SubscriptionEvent
+	// ScheduledEvents holds, by subscription external id, the pending
+	// scheduled events of the subscriptions RetractionSubscriptions names:
+	// enabled, not retracted, oldest first by event_date then id.
+	ScheduledEvents map[string][]*SubscriptionEvent
 	// PlansByUUID holds the plans that PlanUUIDs name.
 	PlansByUUID map[string]*Plan
 }
@@ -55,6 +66,9 @@ type ImportChanges struct {
 	NewLineItems     []LineItemLink
 	NewTransactions  []TransactionLink
 	NewEvents        []EventLink
+	// UpdatedEvents are stored events changed in place (the single-object
+	// PATCH); their ID is the stored row's.
+	UpdatedEvents []EventLink
 	// Touched lists the customers whose records changed, once each: their
 	// analytics must be computed again.
 	Touched []*Customer
@@ -89,16 +103,18 @@ type TransactionLink struct {
 	Invoice     *Invoice
 }
 
-// EventLink is a new subscription event and its customer.
+// EventLink is a new subscription event and its customer, and for a
+// retraction the event it retracts (new or stored; nil when none).
 type EventLink struct {
 	Event    *SubscriptionEvent
 	Customer *Customer
+	Retracts *SubscriptionEvent
 }
 
 // Records returns the number of rows the changes write.
 func (c *ImportChanges) Records() int {
 	return len(c.NewCustomers) + len(c.UpdatedCustomers) + len(c.NewPlans) + len(c.UpdatedPlans) +
-		len(c.NewInvoices) + len(c.NewLineItems) + len(c.NewTransactions) + len(c.NewEvents)
+		len(c.NewInvoices) + len(c.NewLineItems) + len(c.NewTransactions) + len(c.NewEvents) + len(c.UpdatedEvents)
 }
 
 // Link copies the ids of linked records into the rows that refer to them.
@@ -128,7 +144,13 @@ func (c *ImportChanges) Link() {
 	for _, l := range c.NewTransactions {
 		l.Transaction.InvoiceID = l.Invoice.ID
 	}
-	for _, l := range c.NewEvents {
-		l.Event.CustomerID = l.Customer.ID
+	for _, links := range [][]EventLink{c.NewEvents, c.UpdatedEvents} {
+		for _, l := range links {
+			l.Event.CustomerID = l.Customer.ID
+			l.Event.RetractsEventID = 0
+			if l.Retracts != nil {
+				l.Event.RetractsEventID = l.Retracts.ID
+			}
+		}
 	}
 }

@@ -84,6 +84,20 @@ type Customer struct {
 	Given     CustomerFields
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DataSourceUUIDs and ExternalIDs are every identity the customer
+	// answers to, pairwise, its own first: customers merged into it add
+	// theirs. The store fills them in where it reads customers for the
+	// API; empty means only the customer's own.
+	DataSourceUUIDs []string
+	ExternalIDs     []string
+	// Status, MRR, ARR and CustomerSince are derived by the analytics
+	// (store/analytics.go) when the customer's records are recomputed.
+	// Status is "Active", "Past Due" or "Cancelled" once the customer has
+	// subscriptions, "" before (its LeadStatus shows then). MRR and ARR are
+	// in cents of the account currency; CustomerSince is when it first paid.
+	Status        string
+	MRR, ARR      int64
+	CustomerSince *time.Time
 }
 
 // CustomerFields is a set of customer fields, one bit each.
@@ -141,9 +155,13 @@ type Invoice struct {
 	CollectionMethod   string // "", automatic or manual
 	Status             string // "" (derived from transactions), voided or written_off
 	Disabled           bool
-	LineItems          []LineItem
-	Transactions       []Transaction
-	CreatedAt          time.Time
+	// DisabledAt and DisabledBy say when and by whom the invoice was
+	// disabled; they are empty while it is enabled.
+	DisabledAt   *time.Time
+	DisabledBy   string
+	LineItems    []LineItem
+	Transactions []Transaction
+	CreatedAt    time.Time
 }
 
 // Line item types.
@@ -187,6 +205,8 @@ type LineItem struct {
 	EventOrder                *int64
 	BalanceTransfer           bool
 	Disabled                  bool
+	DisabledAt                *time.Time
+	DisabledBy                string
 }
 
 // IsRecurring reports whether the item is one period of a subscription.
@@ -216,6 +236,8 @@ type Transaction struct {
 	TransactionFeesInCents  *int64
 	TransactionFeesCurrency string
 	Disabled                bool
+	DisabledAt              *time.Time
+	DisabledBy              string
 }
 
 // The ten subscription event types (spec §6.2).
@@ -274,8 +296,41 @@ type SubscriptionEvent struct {
 	RetractedEventID          string
 	EventOrder                *int64
 	Disabled                  bool
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
+	// DisabledAt is when the event was disabled; nil while it is enabled.
+	DisabledAt *time.Time
+	// RetractsEventID is, on a retraction event, the id of the event it
+	// retracted (resolved when the retraction was recorded: the event
+	// retracted_event_id names, or the latest pending scheduled event of
+	// the kind a type-specific retraction withdraws); 0 otherwise.
+	RetractsEventID int64
+	// RetractedBy is the id of the enabled retraction event that retracts
+	// this event, 0 when none does. It is derived from the retractions'
+	// RetractsEventID when the event is read, and never written: a
+	// retraction that is disabled or deleted stops retracting. Analytics
+	// ignore events whose RetractedBy is set.
+	RetractedBy int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// RetractedKind returns the type of the scheduled events that a
+// type-specific retraction withdraws, and "" for every other type.
+func RetractedKind(eventType string) string {
+	switch eventType {
+	case EventScheduledSubscriptionStartRetracted:
+		return EventSubscriptionStartScheduled
+	case EventScheduledSubscriptionCancellationRetract:
+		return EventSubscriptionCancellationScheduled
+	case EventScheduledSubscriptionUpdateRetracted:
+		return EventSubscriptionUpdateScheduled
+	}
+	return ""
+}
+
+// IsRetraction reports whether events of this type retract another event:
+// the generic retraction and the three type-specific ones.
+func IsRetraction(eventType string) bool {
+	return eventType == EventSubscriptionEventRetracted || RetractedKind(eventType) != ""
 }
 
 // Subscription is the import-side identity of a subscription: the
@@ -291,4 +346,12 @@ type Subscription struct {
 	SetExternalID string
 	PlanID        int64 // the plan of its most recent line item
 	CreatedAt     time.Time
+	// The public ids of its data source, customer and plan, filled by reads
+	// that show the subscription.
+	DataSourceUUID string
+	CustomerUUID   string
+	PlanUUID       string
+	// CancellationDates are the times the subscription was cancelled
+	// through the import API, oldest first.
+	CancellationDates []time.Time
 }

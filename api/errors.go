@@ -62,14 +62,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	status := statusOf(e.Code)
 	if status >= 500 {
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.logger(r.Context()).Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		if e.Code == recur.EINTERNAL {
 			e = &recur.Error{Code: e.Code, Message: "Recur could not complete this request because of an internal error; it has been logged. Try again, and report it if it persists."}
 		} else if e.Message == "" {
 			e = &recur.Error{Code: e.Code, Message: "Recur cannot answer right now; try again in a moment."}
 		}
 	}
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	switch {

@@ -19,6 +19,9 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 	a := callerOf(r.Context()).account
+	if r.URL.Query().Has("include") {
+		return s.accountWithSettings(w, r, a) // metrics.go
+	}
 	writeJSON(w, http.StatusOK, accountJSON{ID: a.UUID, Name: a.Name, Currency: a.Currency, TimeZone: a.TimeZone, WeekStartOn: a.WeekStartOn})
 	return nil
 }
@@ -40,61 +43,15 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(false)); err != nil {
 		var se *json.SemanticError
 		if errors.As(err, &se) && se.JSONPointer != "" {
-			return &recur.Error{Code: recur.EBADREQUEST, Param: strings.TrimPrefix(string(se.JSONPointer), "/"), Message: "The request body has a member of the wrong type at " + string(se.JSONPointer) + ": " + se.Err.Error()}
+			// A type mismatch carries no underlying error (se.Err is nil).
+			why := se.Error()
+			if se.Err != nil {
+				why = se.Err.Error()
+			}
+			return &recur.Error{Code: recur.EBADREQUEST, Param: strings.TrimPrefix(string(se.JSONPointer), "/"), Message: "The request body has a member of the wrong type at " + string(se.JSONPointer) + ": " + why}
 		}
 		return &recur.Error{Code: recur.EBADREQUEST, Message: "The request body is not a valid JSON object: " + err.Error(), Err: err}
 	}
-	return nil
-}
-
-func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Name   *string `json:"name"`
-		System string  `json:"system"`
-	}
-	if err := s.decodeBody(w, r, &in); err != nil {
-		return err
-	}
-	name := ""
-	if in.Name != nil {
-		name = *in.Name
-	}
-	ds, err := s.Store.CreateDataSource(r.Context(), callerOf(r.Context()).account.ID, name, "")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, toDataSource(ds))
-	return nil
-}
-
-func (s *Server) listDataSources(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	list, err := s.Store.ListDataSources(r.Context(), callerOf(r.Context()).account.ID, store.DataSourceFilter{Name: q.Get("name"), System: q.Get("system")})
-	if err != nil {
-		return err
-	}
-	out := make([]dataSourceJSON, len(list))
-	for i := range list {
-		out[i] = toDataSource(&list[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data_sources": out})
-	return nil
-}
-
-func (s *Server) getDataSource(w http.ResponseWriter, r *http.Request) error {
-	ds, err := s.Store.DataSource(r.Context(), callerOf(r.Context()).account.ID, r.PathValue("ds"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, toDataSource(ds))
-	return nil
-}
-
-func (s *Server) deleteDataSource(w http.ResponseWriter, r *http.Request) error {
-	if err := s.Store.DeleteDataSource(r.Context(), callerOf(r.Context()).account.ID, r.PathValue("ds")); err != nil {
-		return err
-	}
-	writeNoContent(w)
 	return nil
 }
 

@@ -32,11 +32,25 @@ type Server struct {
 	MaxBody int64
 	// Now is the clock.
 	Now func() time.Time
+	// Metrics counts requests (and, through the importer's hook, imports);
+	// it is served at /metrics. New makes one; nil serves no /metrics.
+	Metrics *Metrics
+	// RateLimit is the requests per second each account may make, and
+	// RateBurst how many it may make at once (0: one second's worth).
+	// 0 disables the limit, as in New; `recur serve` sets DefaultRateLimit.
+	RateLimit float64
+	RateBurst int
+	// MaxQueuedImports bounds each account's unfinished imports; past it a
+	// new import is answered 429. 0 disables the bound, as in New; `recur
+	// serve` sets DefaultMaxQueuedImports.
+	MaxQueuedImports int
+
+	limiter *rateLimiter
 }
 
 // New returns a Server on s with the default limits.
 func New(s *store.Store, log *slog.Logger) *Server {
-	return &Server{Store: s, Log: log, MaxPayload: DefaultMaxPayload, MaxBody: 1 << 20, Now: time.Now}
+	return &Server{Store: s, Log: log, MaxPayload: DefaultMaxPayload, MaxBody: 1 << 20, Now: time.Now, Metrics: NewMetrics(s)}
 }
 
 // router registers a handler for a ServeMux pattern, behind authentication.
@@ -46,17 +60,15 @@ type router func(pattern string, h func(w http.ResponseWriter, r *http.Request) 
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
-		mux.Handle(pattern, s.authenticated(h))
+		mux.Handle(pattern, s.authenticated(s.limited(h)))
 	}
+	registerOps(mux, s.Store, s.Metrics)
 	route("GET /v1/ping", s.ping)
 	route("GET /v1/account", s.account)
 
-	route("POST /v1/data_sources", s.createDataSource)
-	route("GET /v1/data_sources", s.listDataSources)
-	route("GET /v1/data_sources/{ds}", s.getDataSource)
-	route("DELETE /v1/data_sources/{ds}", s.deleteDataSource)
+	s.dataSourceRoutes(route)
 
-	route("POST /v1/data_sources/{ds}/json_imports", s.createImport)
+	route("POST /v1/data_sources/{ds}/json_imports", s.admitImport(s.createImport))
 	route("GET /v1/data_sources/{ds}/json_imports", s.listImports)
 	route("GET /v1/data_sources/{ds}/json_imports/{id}", s.getImport)
 
@@ -64,6 +76,7 @@ func (s *Server) Handler() http.Handler {
 	s.planRoutes(route)
 	s.invoiceRoutes(route)
 	s.eventRoutes(route)
+	s.analyticsRoutes(route)
 
-	return jsonErrors(mux)
+	return s.observe(jsonErrors(mux))
 }

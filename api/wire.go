@@ -114,9 +114,9 @@ func toCustomer(c *recur.Customer, account *recur.Account, base string) customer
 	}
 	return customerJSON{
 		ID: c.ID, UUID: c.UUID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email,
-		Status:         cmpOr(c.LeadStatus, "New Lead"),
+		Status:         cmpOr(c.Status, cmpOr(c.LeadStatus, "New Lead")),
 		Attributes:     attributesJSON{Custom: orEmpty(c.Custom), Clearbit: map[string]any{}, Stripe: map[string]any{}, Tags: append([]string{}, c.Tags...)},
-		DataSourceUUID: c.DataSourceUUID, DataSourceUUIDs: []string{c.DataSourceUUID}, ExternalIDs: []string{c.ExternalID},
+		DataSourceUUID: c.DataSourceUUID, DataSourceUUIDs: dataSourceUUIDsOf(c), ExternalIDs: externalIDsOf(c),
 		Company: c.Company, Country: country, State: state, City: c.City, Zip: optString(c.Zip),
 		LeadCreatedAt: optMillis(c.LeadCreatedAt), FreeTrialStartedAt: optMillis(c.FreeTrialStartedAt),
 		Address:           addressJSON{Country: countryName, State: stateName, City: c.City, AddressZip: optString(c.Zip)},
@@ -124,6 +124,7 @@ func toCustomer(c *recur.Customer, account *recur.Account, base string) customer
 		BillingSystemType: recur.DataSourceSystemCustom,
 		Currency:          account.Currency, CurrencySign: recur.CurrencySign(account.Currency),
 		WebsiteURL: optString(c.WebsiteURL), Owner: optString(c.Owner),
+		CustomerSince: optOffset(c.CustomerSince), MRR: c.MRR, ARR: c.ARR,
 	}
 }
 
@@ -172,13 +173,14 @@ type subscriptionItemJSON struct {
 	TransactionFeesCurrency   *string `json:"transaction_fees_currency"`
 	DiscountDescription       *string `json:"discount_description"`
 	EventOrder                *int64  `json:"event_order"`
+	disabledState
 }
 
 type oneTimeItemJSON struct {
 	UUID                    string  `json:"uuid"`
 	ExternalID              *string `json:"external_id"`
 	Type                    string  `json:"type"`
-	Description             string  `json:"description"`
+	Description             *string `json:"description"`
 	AmountInCents           int64   `json:"amount_in_cents"`
 	Quantity                int64   `json:"quantity"`
 	DiscountCode            string  `json:"discount_code"`
@@ -189,16 +191,17 @@ type oneTimeItemJSON struct {
 	TransactionFeesCurrency *string `json:"transaction_fees_currency"`
 	DiscountDescription     *string `json:"discount_description"`
 	EventOrder              *int64  `json:"event_order"`
+	disabledState
 }
 
 func toLineItem(li *recur.LineItem) any {
 	if !li.IsRecurring() {
-		return oneTimeItemJSON{UUID: li.UUID, ExternalID: optString(li.ExternalID), Type: li.Type, Description: li.Description,
+		return oneTimeItemJSON{UUID: li.UUID, ExternalID: optString(li.ExternalID), Type: li.Type, Description: optString(li.Description),
 			AmountInCents: li.AmountInCents, Quantity: li.Quantity, DiscountCode: li.DiscountCode,
 			DiscountAmountInCents: li.DiscountAmountInCents, TaxAmountInCents: li.TaxAmountInCents,
 			TransactionFeesInCents: li.TransactionFeesInCents, AccountCode: li.AccountCode,
 			TransactionFeesCurrency: optString(li.TransactionFeesCurrency), DiscountDescription: optString(li.DiscountDescription),
-			EventOrder: li.EventOrder}
+			EventOrder: li.EventOrder, disabledState: stateOf(li.Disabled, li.DisabledAt, li.DisabledBy, false)}
 	}
 	return subscriptionItemJSON{UUID: li.UUID, ExternalID: optString(li.ExternalID), Type: li.Type,
 		SubscriptionUUID: li.SubscriptionUUID, SubscriptionExternalID: li.SubscriptionExternalID,
@@ -209,7 +212,7 @@ func toLineItem(li *recur.LineItem) any {
 		DiscountAmountInCents: li.DiscountAmountInCents, TaxAmountInCents: li.TaxAmountInCents,
 		TransactionFeesInCents: li.TransactionFeesInCents, AccountCode: li.AccountCode,
 		TransactionFeesCurrency: optString(li.TransactionFeesCurrency), DiscountDescription: optString(li.DiscountDescription),
-		EventOrder: li.EventOrder}
+		EventOrder: li.EventOrder, disabledState: stateOf(li.Disabled, li.DisabledAt, li.DisabledBy, false)}
 }
 
 type transactionJSON struct {
@@ -221,11 +224,13 @@ type transactionJSON struct {
 	Result                  string  `json:"result"`
 	TransactionFeesInCents  *int64  `json:"transaction_fees_in_cents"`
 	TransactionFeesCurrency *string `json:"transaction_fees_currency"`
+	disabledState
 }
 
 func toTransaction(t *recur.Transaction) transactionJSON {
 	return transactionJSON{UUID: t.UUID, ExternalID: optString(t.ExternalID), AmountInCents: t.AmountInCents, Type: t.Type,
-		Date: millis(t.Date), Result: t.Result, TransactionFeesInCents: t.TransactionFeesInCents, TransactionFeesCurrency: optString(t.TransactionFeesCurrency)}
+		Date: millis(t.Date), Result: t.Result, TransactionFeesInCents: t.TransactionFeesInCents, TransactionFeesCurrency: optString(t.TransactionFeesCurrency),
+		disabledState: stateOf(t.Disabled, t.DisabledAt, t.DisabledBy, false)}
 }
 
 type invoiceJSON struct {
@@ -238,12 +243,13 @@ type invoiceJSON struct {
 	Currency     string            `json:"currency"`
 	LineItems    []any             `json:"line_items"`
 	Transactions []transactionJSON `json:"transactions"`
+	disabledState
 }
 
 func toInvoice(inv *recur.Invoice, withCustomer bool) invoiceJSON {
 	j := invoiceJSON{UUID: inv.UUID, Date: millis(inv.Date), DueDate: optMillis(inv.DueDate), Errors: map[string]string{},
 		ExternalID: inv.ExternalID, Currency: inv.Currency, LineItems: make([]any, len(inv.LineItems)),
-		Transactions: make([]transactionJSON, len(inv.Transactions))}
+		Transactions: make([]transactionJSON, len(inv.Transactions)), disabledState: stateOf(inv.Disabled, inv.DisabledAt, inv.DisabledBy, false)}
 	if withCustomer {
 		j.CustomerUUID = inv.CustomerUUID
 	}
@@ -276,6 +282,11 @@ type eventJSON struct {
 	TaxAmountInCents          *int64            `json:"tax_amount_in_cents"`
 	RetractedEventID          *string           `json:"retracted_event_id"`
 	EventOrder                *int64            `json:"event_order"`
+	Disabled                  bool              `json:"disabled"`
+	DisabledAt                *string           `json:"disabled_at"`
+	// Retracted is Recur's extension: whether an enabled retraction
+	// withdraws the event (see package bulk's retractions).
+	Retracted bool `json:"retracted"`
 }
 
 func toEvent(e *recur.SubscriptionEvent) eventJSON {
@@ -285,5 +296,14 @@ func toEvent(e *recur.SubscriptionEvent) eventJSON {
 		EventType: e.EventType, ExternalID: optString(e.ExternalID), Errors: map[string]string{},
 		CreatedAt: recur.FormatSeconds(e.CreatedAt), UpdatedAt: recur.FormatSeconds(e.UpdatedAt),
 		Quantity: e.Quantity, Currency: optString(e.Currency), AmountInCents: e.AmountInCents, TaxAmountInCents: e.TaxAmountInCents,
-		RetractedEventID: optString(e.RetractedEventID), EventOrder: e.EventOrder}
+		RetractedEventID: optString(e.RetractedEventID), EventOrder: e.EventOrder,
+		Disabled: e.Disabled, DisabledAt: optEventSeconds(e.DisabledAt), Retracted: e.RetractedBy != 0}
+}
+
+func optEventSeconds(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := recur.FormatSeconds(*t)
+	return &s
 }

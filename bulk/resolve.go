@@ -465,6 +465,13 @@ func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map
 			if ref, why = r.invoiceOf(invoices, li.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
 				p.Fail("invoice_external_id", "%s", why)
 			}
+			// A single-object request names every stored external id it
+			// repeats, also on the items of an invoice that failed (a
+			// re-sent invoice), as ChartMogul does and the Go client's
+			// IsInvoiceAndItsEntitiesAlreadyExist expects.
+			if _, ok := r.ex.LineItems[li.ExternalID]; ok && ref == nil && r.b.Strict && li.ExternalID != "" && !p.Has("external_id") {
+				p.Fail("external_id", "The external ID for this line item already exists in our system.")
+			}
 			customer = r.customerOfInvoice(invoices, ref, li.InvoiceExternalID)
 		}
 		var plan *recur.Plan
@@ -633,6 +640,11 @@ func (r *resolver) transactions(invoices map[string]resolved[invoiceRef]) {
 			var why string
 			if ref, why = r.invoiceOf(invoices, tr.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
 				p.Fail("invoice_external_id", "%s", why)
+			}
+			// As for line items: name a stored external id even when the
+			// invoice failed.
+			if _, ok := r.ex.Transactions[tr.ExternalID]; ok && ref == nil && r.b.Strict && tr.ExternalID != "" && !p.Has("external_id") {
+				p.Fail("external_id", "has already been taken")
 			}
 			customer = r.customerOfInvoice(invoices, ref, tr.InvoiceExternalID)
 		}

@@ -24,6 +24,10 @@ type Importer struct {
 	Log   *slog.Logger
 	// Now is the clock that "in the future" is measured against.
 	Now func() time.Time
+	// Finished, when set, hears of every import this process finishes, with
+	// its final status and report (nil when the payload could not be read):
+	// the hook through which the metrics count imports.
+	Finished func(imp *recur.Import, status recur.ImportStatus, report *recur.ImportReport)
 }
 
 // New returns an Importer on s that logs to log.
@@ -40,6 +44,7 @@ func (im *Importer) Workers() *river.Workers {
 	w := river.NewWorkers()
 	river.AddWorker(w, &applyWorker{im: im})
 	river.AddWorker(w, &resumeWorker{im: im})
+	river.AddWorker(w, &recomputeWorker{im: im})
 	return w
 }
 
@@ -106,21 +111,36 @@ func (im *Importer) apply(ctx context.Context, imp *recur.Import) error {
 	}
 	body, err := store.Payload(imp)
 	if err != nil {
-		return im.Store.FailImport(ctx, imp.ID, err.Error(), nil)
+		return im.fail(ctx, imp, err.Error())
 	}
 	batch, err := bulk.Decode(body, im.Now())
 	body = nil
 	if err != nil {
 		// The API checked the payload before accepting it, so this is a
 		// payload stored by an older version with other rules.
-		return im.Store.FailImport(ctx, imp.ID, "the payload cannot be read: "+err.Error(), nil)
+		return im.fail(ctx, imp, "the payload cannot be read: "+err.Error())
 	}
 	report, applied, err := im.Store.ApplyImport(ctx, imp, batch.Keys(), batch.Resolve)
 	if err != nil || !applied {
 		return err
 	}
+	if im.Finished != nil {
+		status, _ := report.Result()
+		im.Finished(imp, status, report)
+	}
 	im.Log.Info("import applied", "import", imp.UUID, "data_source", imp.DataSourceUUID, "records", report.Received(),
 		"imported", report.Imported(), "failed", len(report.Failures), "duration_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// fail finishes an import as failed with a reason, and tells Finished.
+func (im *Importer) fail(ctx context.Context, imp *recur.Import, reason string) error {
+	if err := im.Store.FailImport(ctx, imp.ID, reason, nil); err != nil {
+		return err
+	}
+	if im.Finished != nil {
+		im.Finished(imp, recur.ImportFailed, nil)
+	}
 	return nil
 }
 

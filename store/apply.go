@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -107,16 +106,12 @@ func loadExisting(ctx context.Context, tx *txn, dsID int64, keys recur.ImportKey
 		return `SELECT ` + cols + ` FROM ` + table + ` ` + alias + ` ` + join + ` WHERE ` + alias + `.data_source_id = $1 AND ` + inList(tx.eng, alias+".external_id", 2)
 	}
 	if len(keys.Customers) > 0 {
-		err := each(ctx, tx, byExt("customers", "c", customerColumns, customerJoin), []any{dsID, listArg(tx.eng, keys.Customers)}, func(r rows) error {
-			c, err := scanCustomer(r)
-			if err == nil {
-				ex.Customers[c.ExternalID] = c
-			}
-			return err
-		})
+		// External ids left behind by merges name the surviving customer.
+		customers, err := loadCustomersByExternalID(ctx, tx, dsID, keys.Customers)
 		if err != nil {
-			return nil, internal("load customers", err)
+			return nil, err
 		}
+		ex.Customers = customers
 	}
 	if len(keys.Plans) > 0 {
 		err := each(ctx, tx, byExt("plans", "p", planColumns, planJoin), []any{dsID, listArg(tx.eng, keys.Plans)}, func(r rows) error {
@@ -178,6 +173,9 @@ func loadExisting(ctx context.Context, tx *txn, dsID int64, keys recur.ImportKey
 		if err := attachChildren(ctx, tx, tx.eng, ids, byID); err != nil {
 			return nil, err
 		}
+		if err := loadInvoiceSubscriptions(ctx, tx, ex); err != nil {
+			return nil, err
+		}
 	}
 	if len(keys.LineItems) > 0 {
 		err := each(ctx, tx, `SELECT `+lineItemColumns+` FROM line_items li `+lineItemJoin+` WHERE li.data_source_id = $1 AND `+inList(tx.eng, "li.external_id", 2),
@@ -218,24 +216,8 @@ func loadExisting(ctx context.Context, tx *txn, dsID int64, keys recur.ImportKey
 			return nil, internal("load subscription events", err)
 		}
 	}
-	if len(keys.RetractedEventIDs) > 0 {
-		var ids []int64
-		for _, s := range keys.RetractedEventIDs {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				ids = append(ids, n)
-			}
-		}
-		if len(ids) > 0 {
-			err := each(ctx, tx, `SELECT id FROM subscription_events WHERE data_source_id = $1 AND `+inList(tx.eng, "id", 2), []any{dsID, listArg(tx.eng, ids)}, func(r rows) error {
-				var id int64
-				err := r.Scan(&id)
-				ex.EventIDs[strconv.FormatInt(id, 10)] = true
-				return err
-			})
-			if err != nil {
-				return nil, internal("load subscription events", err)
-			}
-		}
+	if err := loadRetractionTargets(ctx, tx, dsID, keys, ex); err != nil {
+		return nil, err
 	}
 	return ex, nil
 }
@@ -315,6 +297,11 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 	if err := assign("invoices", len(ch.NewInvoices), func(i int, id int64) { ch.NewInvoices[i].Invoice.ID = id }); err != nil {
 		return err
 	}
+	// Events get their ids first too: a retraction names the event it
+	// retracts by id, and that event may be new in the same batch.
+	if err := assign("subscription_events", len(ch.NewEvents), func(i int, id int64) { ch.NewEvents[i].Event.ID = id }); err != nil {
+		return err
+	}
 	ch.Link()
 
 	err := tx.bulk(ctx, "customers", customerInsertColumns, len(ch.NewCustomers), func(i int, dst []any) []any {
@@ -328,9 +315,14 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 		return internal("write customers", err)
 	}
 	for _, c := range ch.UpdatedCustomers {
+		// Lead status, owner and attributes are written back as they are:
+		// an import carries the stored values over, PATCH /v1/customers
+		// may change them.
+		tags, custom := attributesJSON(c)
 		_, err := tx.exec(ctx, `UPDATE customers SET name = $1, email = $2, company = $3, country = $4, state = $5, city = $6, zip = $7, website_url = $8,
-			lead_created_at = $9, free_trial_started_at = $10, updated_at = $11 WHERE id = $12`,
-			c.Name, c.Email, c.Company, c.Country, c.State, c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now, c.ID)
+			lead_created_at = $9, free_trial_started_at = $10, updated_at = $11, lead_status = $12, owner = $13, tags = $14, custom = $15 WHERE id = $16`,
+			c.Name, c.Email, c.Company, c.Country, c.State, c.City, c.Zip, c.WebsiteURL, microsOrNil(c.LeadCreatedAt), microsOrNil(c.FreeTrialStartedAt), now,
+			c.LeadStatus, c.Owner, tags, custom, c.ID)
 		if err != nil {
 			return internal("update customer", err)
 		}
@@ -389,12 +381,15 @@ func (s *Store) writeChanges(ctx context.Context, tx *txn, ch *recur.ImportChang
 
 	err = tx.bulk(ctx, "subscription_events", eventInsertColumns, len(ch.NewEvents), func(i int, dst []any) []any {
 		e := ch.NewEvents[i].Event
-		return append(dst, e.AccountID, e.DataSourceID, e.CustomerID, e.CustomerExternalID, strOrNil(e.ExternalID), e.EventType, micros(e.EventDate),
+		return append(dst, e.ID, e.AccountID, e.DataSourceID, e.CustomerID, e.CustomerExternalID, strOrNil(e.ExternalID), e.EventType, micros(e.EventDate),
 			micros(e.EffectiveDate), e.SubscriptionExternalID, e.SubscriptionSetExternalID, e.PlanExternalID, e.Currency, intOrNil(e.AmountInCents),
-			intOrNil(e.Quantity), intOrNil(e.TaxAmountInCents), e.RetractedEventID, intOrNil(e.EventOrder), now, now)
+			intOrNil(e.Quantity), intOrNil(e.TaxAmountInCents), e.RetractedEventID, intOrNil(e.EventOrder), now, now, idOrNil(e.RetractsEventID))
 	})
 	if err != nil {
 		return internal("write subscription events", err)
+	}
+	if err := updateEvents(ctx, tx, ch.UpdatedEvents, now); err != nil {
+		return err
 	}
 	return nil
 }
@@ -417,9 +412,9 @@ var (
 		currency collection_method status disabled created_at`)
 	transactionInsertColumns = strings.Fields(`uuid account_id data_source_id customer_id invoice_id external_id type date result
 		amount_in_cents transaction_fees_in_cents transaction_fees_currency created_at`)
-	eventInsertColumns = strings.Fields(`account_id data_source_id customer_id customer_external_id external_id event_type
+	eventInsertColumns = strings.Fields(`id account_id data_source_id customer_id customer_external_id external_id event_type
 		event_date effective_date subscription_external_id subscription_set_external_id plan_external_id currency amount_in_cents
-		quantity tax_amount_in_cents retracted_event_id event_order created_at updated_at`)
+		quantity tax_amount_in_cents retracted_event_id event_order created_at updated_at retracts_event_id`)
 )
 
 var lineItemInsertColumns = strings.Fields(`uuid account_id data_source_id customer_id invoice_id external_id type subscription_id plan_id
@@ -458,6 +453,17 @@ func (s *Store) ApplyChanges(ctx context.Context, dataSourceID int64, keys recur
 // afterWrite runs the hooks that follow every write of records, in the same
 // transaction (the analytics recompute of the touched customers).
 func (s *Store) afterWrite(ctx context.Context, tx *txn, ch *recur.ImportChanges) error {
+	if s.AfterWrite != nil && len(ch.UpdatedPlans) > 0 {
+		// A plan's new interval changes the MRR of every customer with
+		// line items on it (PATCH /v1/plans, or a re-imported plan).
+		ids := make([]int64, len(ch.UpdatedPlans))
+		for i, p := range ch.UpdatedPlans {
+			ids[i] = p.ID
+		}
+		if err := s.TouchPlans(ctx, Tx{tx}, ids); err != nil {
+			return err
+		}
+	}
 	if s.AfterWrite == nil || len(ch.Touched) == 0 {
 		return nil
 	}

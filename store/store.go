@@ -53,6 +53,8 @@ type Store struct {
 	// with the ids of the customers whose records changed: the hook through
 	// which their analytics are recomputed, atomically with the write.
 	AfterWrite func(ctx context.Context, tx Tx, customerIDs []int64) error
+	// analytics caches each account's metrics aggregate (analytics.go).
+	analytics analyticsCache
 }
 
 // Tx is a store transaction handed to hooks, which may enqueue jobs in it.

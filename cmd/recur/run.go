@@ -16,6 +16,8 @@ Usage:
   recur serve   [--addr ADDR] [--database URL] [--max-payload BYTES]   run the API and the import workers
   recur worker  [--database URL] [--import-workers N]                   run import workers only (scale-out, PostgreSQL)
   recur keys    create [--account NAME] [--read-only] | list | revoke ID   manage API keys
+  recur rates   import [--base CUR] FILE | list                         exchange rates: the ECB's eurofxref-hist.csv, or date,currency,rate lines
+  recur settings [--account NAME] [--currency CUR] [--churn-recognition M] …   show or change an account's analytics settings
   recur import  --data-source DS [--url URL] [--api-key KEY] [--csv DIR] [--dry-run] FILE…   send bulk files of any size
   recur gen     --customers N [--seed S] [--first N] [--months M] [-o FILE]   write a bulk-import payload
   recur bench   [--customers N] [--imports N] [--runs N]                measure bulk imports end to end
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		return worker(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return keys(ctx, rest, getenv, stdout, stderr)
+	case "rates":
+		return rates(ctx, rest, getenv, stdout, stderr)
+	case "settings":
+		return settings(ctx, rest, getenv, stdout, stderr)
 	case "gen":
 		return genCmd(rest, stdout, stderr)
 	case "bench":

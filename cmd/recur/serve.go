@@ -35,12 +35,26 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	workers := fs.Int("import-workers", 2, "imports applied at once by this process")
 	poll := fs.Duration("poll-interval", 0, "how often idle workers look for jobs (default 20ms on SQLite, 1s on PostgreSQL, which is notified)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long running imports may take to finish at shutdown")
+	rateLimit := fs.Float64("rate-limit", api.DefaultRateLimit, "requests per second each account may make; 0 disables the limit")
+	rateBurst := fs.Int("rate-burst", 0, "requests an account may make at once above --rate-limit (default one second's worth)")
+	maxQueued := fs.Int("max-queued-imports", api.DefaultMaxQueuedImports, "unfinished imports an account may have before new ones are answered 429; 0 disables the bound")
+	readHeaderTimeout := fs.Duration("read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	readTimeout := fs.Duration("read-timeout", 2*time.Minute, "how long a client may take to send a whole request, body included")
+	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "how long answering a request may take, from the end of its headers")
+	maxHeader := fs.String("max-header-bytes", "64KB", "largest request header block; larger ones are answered 431")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	limit, err := parseSize(*maxPayload)
 	if err != nil {
 		return usageError{"--max-payload: " + err.Error()}
+	}
+	headerLimit, err := parseSize(*maxHeader)
+	if err != nil {
+		return usageError{"--max-header-bytes: " + err.Error()}
+	}
+	if *rateLimit < 0 || *rateBurst < 0 || *maxQueued < 0 {
+		return usageError{"--rate-limit, --rate-burst and --max-queued-imports must not be negative; 0 turns the limit off"}
 	}
 	log := newLogger(getenv, stderr)
 
@@ -49,6 +63,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		return err
 	}
 	defer st.Close()
+	st.AfterWrite = st.Touch // every write of records queues its customers' analytics recompute
 	if err := installKeys(ctx, st, getenv, stdout); err != nil {
 		return err
 	}
@@ -59,22 +74,24 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	defer ln.Close()
 
+	srv := api.New(st, log)
+	srv.MaxPayload = limit
+	srv.RateLimit, srv.RateBurst, srv.MaxQueuedImports = *rateLimit, *rateBurst, *maxQueued
+
 	var queue store.Queue
 	if !*noWorkers {
-		if queue, err = startWorkers(ctx, st, log, *workers, *poll); err != nil {
+		if queue, err = startWorkers(ctx, st, log, *workers, *poll, srv.Metrics); err != nil {
 			return err
 		}
 	}
 
-	srv := api.New(st, log)
-	srv.MaxPayload = limit
 	hs := &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
+		ReadHeaderTimeout: *readHeaderTimeout,
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    int(headerLimit),
 		ErrorLog:          nil,
 	}
 	fmt.Fprintf(stdout, "Recur is listening on http://%s (database %s)\n", ln.Addr(), redactURL(*dbURL))
@@ -98,11 +115,15 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	return nil
 }
 
-// startWorkers starts this process's import workers. The workers outlive
-// ctx: on shutdown they are stopped gracefully (stopWorkers), not cut off by
-// the signal.
-func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, workers int, poll time.Duration) (store.Queue, error) {
+// startWorkers starts this process's import workers, which count the
+// imports they finish in metrics (when not nil). The workers outlive ctx:
+// on shutdown they are stopped gracefully (stopWorkers), not cut off by the
+// signal.
+func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, workers int, poll time.Duration, metrics *api.Metrics) (store.Queue, error) {
 	im := importer.New(st, log)
+	if metrics != nil {
+		im.Finished = metrics.ImportFinished
+	}
 	if poll == 0 && st.Engine() == store.SQLite {
 		// SQLite cannot notify workers of new jobs; poll often, so that an
 		// import waits a few milliseconds, not River's default second.
@@ -122,6 +143,13 @@ func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, worker
 		return nil, err
 	} else if n > 0 {
 		log.Info("resuming unfinished imports", "imports", n)
+	}
+	// Customers whose analytics were never computed (imported before
+	// analytics existed) get them now.
+	if n, err := st.QueueMissingAnalytics(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("computing missing analytics", "accounts", n)
 	}
 	return queue, nil
 }

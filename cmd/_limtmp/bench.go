@@ -1,0 +1,509 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/recurhq/recur"
+	"github.com/recurhq/recur/gen"
+	"github.com/recurhq/recur/store"
+)
+
+// bench measures bulk imports end to end on a fresh database: one import
+// from POST to completed (several runs, median), a batch of imports back to
+// back (sustained records per second), the floor of the same work (decoding
+// the payload and inserting its rows, nothing else), and the peak heap of one
+// import. It serves the API in this process over real HTTP on loopback.
+func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Writer) error {
+	fs := flags("bench", stderr)
+	customers := fs.Int("customers", 1000, "customers per import (about 20 records each; 1,000 ≈ 5 MB)")
+	runs := fs.Int("runs", 7, "single imports to time; the median is reported")
+	imports := fs.Int("imports", 20, "imports sent back to back for the sustained figure")
+	dbURL := fs.String("database", "", "database to use (default: a fresh SQLite file in a temporary directory)")
+	workerProcs := fs.Int("worker-processes", 0, "apply imports in this many `recur worker` processes instead of the server process (PostgreSQL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "recur-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	floorURL := *dbURL
+	if *dbURL == "" {
+		*dbURL = "sqlite:" + filepath.Join(dir, "recur.db")
+		floorURL = "sqlite:" + filepath.Join(dir, "floor.db")
+	}
+
+	// The payloads: disjoint customers, so every import inserts.
+	total := *runs + *imports + 1
+	payloads := make([][]byte, total)
+	records := make([]int, total)
+	for i := range payloads {
+		b, st, err := gen.Payload(gen.Options{Customers: *customers, FirstCustomer: i * *customers, Seed: int64(i)})
+		if err != nil {
+			return err
+		}
+		payloads[i], records[i] = b, st.Records()
+	}
+	fmt.Fprintf(stdout, "payload: %d customers, %d records, %.2f MB\n", *customers, records[0], float64(len(payloads[0]))/(1<<20))
+
+	floor, err := benchFloor(ctx, floorURL, payloads[total-1])
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+
+	key := "bench-key-0123456789abcdef"
+	srvCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", *dbURL}
+	if *workerProcs > 0 {
+		serveArgs = append(serveArgs, "--no-workers")
+		stopWorkers, err := startWorkerProcesses(*workerProcs, *dbURL, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopWorkers()
+	}
+	addr, done, err := startServer(srvCtx, serveArgs,
+		func(k string) string {
+			if k == "RECUR_API_KEY" {
+				return key
+			}
+			return getenv(k)
+		}, io.Discard)
+	if err != nil {
+		return err
+	}
+	c := &benchClient{base: "http://" + addr, key: key, http: &http.Client{Timeout: time.Minute}}
+	ds, err := c.createDataSource("bench")
+	if err != nil {
+		return err
+	}
+
+	// One import at a time, POST to completed. The heap is measured above
+	// what the process held before the POST (the benchmark's own payloads
+	// among it): what one import costs.
+	var latencies []time.Duration
+	var peak uint64
+	for i := 0; i < *runs; i++ {
+		runtime.GC()
+		runtime.GC()
+		sampler := startHeapSampler()
+		start := time.Now()
+		id, err := c.postImport(ds, payloads[i])
+		if err != nil {
+			return err
+		}
+		if err := c.waitCompleted(ds, id); err != nil {
+			return err
+		}
+		latencies = append(latencies, time.Since(start))
+		peak = max(peak, sampler.stop())
+	}
+	slices.Sort(latencies)
+	median := latencies[len(latencies)/2]
+
+	// Imports back to back: all POSTed, then all waited for.
+	start := time.Now()
+	var ids []string
+	sent := 0
+	for i := *runs; i < *runs+*imports; i++ {
+		id, err := c.postImport(ds, payloads[i])
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		sent += records[i]
+	}
+	for _, id := range ids {
+		if err := c.waitCompleted(ds, id); err != nil {
+			return err
+		}
+	}
+	sustained := time.Since(start)
+	stop()
+	<-done
+
+	rate := float64(sent) / sustained.Seconds()
+	fmt.Fprintf(stdout, "single import, POST to completed: median %s (min %s, max %s, %d runs)\n", ms(median), ms(latencies[0]), ms(latencies[len(latencies)-1]), *runs)
+	where := "in the server process"
+	if *workerProcs > 0 {
+		where = fmt.Sprintf("in %d worker processes", *workerProcs)
+	}
+	fmt.Fprintf(stdout, "database: %s; imports applied %s\n", strings.SplitN(*dbURL, ":", 2)[0], where)
+	fmt.Fprintf(stdout, "sustained: %d imports, %d records in %s = %.0f records/s\n", *imports, sent, ms(sustained), rate)
+	fmt.Fprintf(stdout, "floor (decode + insert rows, no validation): %s; end to end / floor = %.2f\n", ms(floor), median.Seconds()/floor.Seconds())
+	fmt.Fprintf(stdout, "peak heap of one import (above the heap before it): %.1f MB\n", float64(peak)/(1<<20))
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// startServer runs `recur serve` in this process and returns the address it
+// listens on, and a channel closed when it has stopped.
+func startServer(ctx context.Context, args []string, getenv env, stderr io.Writer) (string, <-chan struct{}, error) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(done)
+		err := run(ctx, args, getenv, nil, pw, stderr)
+		pw.CloseWithError(cmpErr(err, io.EOF))
+		errc <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "Recur is listening on http://"); ok {
+			addr, _, _ := strings.Cut(rest, " ")
+			go io.Copy(io.Discard, pr)
+			return addr, done, nil
+		}
+	}
+	err := <-errc
+	return "", done, fmt.Errorf("the server did not start: %v", err)
+}
+
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// heapSampler records the largest live heap seen until stopped.
+type heapSampler struct {
+	base uint64
+	peak atomic.Uint64
+	quit chan struct{}
+	done chan struct{}
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{quit: make(chan struct{}), done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	h.base = sample[0].Value.Uint64()
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > h.peak.Load() {
+				h.peak.Store(v)
+			}
+			select {
+			case <-h.quit:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+// stop returns the peak above the heap at the start.
+func (h *heapSampler) stop() uint64 {
+	close(h.quit)
+	<-h.done
+	return h.peak.Load() - min(h.base, h.peak.Load())
+}
+
+// benchClient is the HTTP client of the benchmark.
+type benchClient struct {
+	base, key string
+	http      *http.Client
+}
+
+func (c *benchClient) do(method, path string, body []byte, want int, out any) error {
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(c.key, "")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	return json.Unmarshal(b, out)
+}
+
+func (c *benchClient) createDataSource(name string) (string, error) {
+	var ds struct {
+		UUID string `json:"uuid"`
+	}
+	err := c.do("POST", "/v1/data_sources", []byte(`{"name":"`+name+`"}`), http.StatusCreated, &ds)
+	return ds.UUID, err
+}
+
+func (c *benchClient) postImport(ds string, payload []byte) (string, error) {
+	var imp struct {
+		ID string `json:"id"`
+	}
+	err := c.do("POST", "/v1/data_sources/"+ds+"/json_imports", payload, http.StatusCreated, &imp)
+	return imp.ID, err
+}
+
+func (c *benchClient) waitCompleted(ds, id string) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		var imp struct {
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+			Counts struct {
+				LineItems struct {
+					Failed int `json:"failed"`
+				} `json:"line_items"`
+			} `json:"counts"`
+		}
+		if err := c.do("GET", "/v1/data_sources/"+ds+"/json_imports/"+id, nil, http.StatusOK, &imp); err != nil {
+			return err
+		}
+		switch recur.ImportStatus(imp.Status) {
+		case recur.ImportCompleted:
+			if imp.Counts.LineItems.Failed > 0 {
+				return fmt.Errorf("import %s completed with %d failed line items; the generated payload should import whole", id, imp.Counts.LineItems.Failed)
+			}
+			return nil
+		case recur.ImportFailed:
+			return fmt.Errorf("import %s failed: %s", id, imp.Reason)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return errors.New("import " + id + " did not complete within 5 minutes")
+}
+
+// startWorkerProcesses starts n `recur worker` processes of this binary on
+// the database and returns the function that stops them.
+func startWorkerProcesses(n int, dbURL string, stderr io.Writer) (func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var procs []*exec.Cmd
+	stop := func() {
+		for _, p := range procs {
+			p.Process.Signal(os.Interrupt)
+		}
+		for _, p := range procs {
+			p.Wait()
+		}
+	}
+	for range n {
+		cmd := exec.Command(self, "worker", "--database", dbURL)
+		cmd.Stderr = stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			stop()
+			return nil, err
+		}
+		procs = append(procs, cmd)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "Recur worker is running") {
+			stop()
+			return nil, fmt.Errorf("a worker process did not start: %q %v", line, err)
+		}
+	}
+	return stop, nil
+}
+
+// benchFloor decodes a payload into plain structs, with no validation, turns
+// its records into rows linked by external id, and inserts them on a fresh
+// SQLite database with the store's own bulk writer: the least work an import
+// of this payload can be.
+func benchFloor(ctx context.Context, url string, payload []byte) (time.Duration, error) {
+	st, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	account, err := st.EnsureAccount(ctx, "floor")
+	if err != nil {
+		return 0, err
+	}
+	ds, err := st.CreateDataSource(ctx, account.ID, fmt.Sprintf("floor %d", time.Now().UnixNano()), "")
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	ch, err := naiveChanges(payload, ds)
+	if err != nil {
+		return 0, err
+	}
+	if err := st.WriteChanges(ctx, ch); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// naivePayload is the payload decoded with nothing checked: plain structs,
+// dates as strings.
+type naivePayload struct {
+	Customers []struct {
+		ExternalID         string `json:"external_id"`
+		Name               string `json:"name"`
+		Email              string `json:"email"`
+		Company            string `json:"company"`
+		Country            string `json:"country"`
+		State              string `json:"state"`
+		City               string `json:"city"`
+		Zip                string `json:"zip"`
+		LeadCreatedAt      string `json:"lead_created_at"`
+		FreeTrialStartedAt string `json:"free_trial_started_at"`
+	} `json:"customers"`
+	Plans []struct {
+		ExternalID    string `json:"external_id"`
+		Name          string `json:"name"`
+		IntervalCount int64  `json:"interval_count"`
+		IntervalUnit  string `json:"interval_unit"`
+	} `json:"plans"`
+	Invoices []struct {
+		ExternalID         string `json:"external_id"`
+		CustomerExternalID string `json:"customer_external_id"`
+		Date               string `json:"date"`
+		DueDate            string `json:"due_date"`
+		Currency           string `json:"currency"`
+	} `json:"invoices"`
+	LineItems []struct {
+		InvoiceExternalID      string `json:"invoice_external_id"`
+		ExternalID             string `json:"external_id"`
+		Type                   string `json:"type"`
+		AmountInCents          int64  `json:"amount_in_cents"`
+		Quantity               int64  `json:"quantity"`
+		SubscriptionExternalID string `json:"subscription_external_id"`
+		PlanExternalID         string `json:"plan_external_id"`
+		Start                  string `json:"service_period_start"`
+		End                    string `json:"service_period_end"`
+		Tax                    int64  `json:"tax_amount_in_cents"`
+		Discount               int64  `json:"discount_amount_in_cents"`
+		DiscountCode           string `json:"discount_code"`
+		Fees                   int64  `json:"transaction_fees_in_cents"`
+		Description            string `json:"description"`
+	} `json:"line_items"`
+	Transactions []struct {
+		InvoiceExternalID string `json:"invoice_external_id"`
+		ExternalID        string `json:"external_id"`
+		Type              string `json:"type"`
+		Result            string `json:"result"`
+		Date              string `json:"date"`
+		AmountInCents     *int64 `json:"amount_in_cents"`
+	} `json:"transactions"`
+	Events []struct {
+		ExternalID             string `json:"external_id"`
+		CustomerExternalID     string `json:"customer_external_id"`
+		EventType              string `json:"event_type"`
+		EventDate              string `json:"event_date"`
+		EffectiveDate          string `json:"effective_date"`
+		SubscriptionExternalID string `json:"subscription_external_id"`
+		PlanExternalID         string `json:"plan_external_id"`
+		Currency               string `json:"currency"`
+		AmountInCents          *int64 `json:"amount_in_cents"`
+		Quantity               *int64 `json:"quantity"`
+		RetractedEventID       string `json:"retracted_event_id"`
+	} `json:"subscription_events"`
+}
+
+func optParse(s string) *time.Time {
+	t, err := recur.ParseTime(s)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+func mustParse(s string) time.Time {
+	t, _ := recur.ParseTime(s)
+	return t
+}
+
+func naiveChanges(payload []byte, ds *recur.DataSource) (*recur.ImportChanges, error) {
+	var p naivePayload
+	if err := json.Unmarshal(payload, &p, json.RejectUnknownMembers(false)); err != nil {
+		return nil, err
+	}
+	ch := &recur.ImportChanges{Report: &recur.ImportReport{}}
+	customers := map[string]*recur.Customer{}
+	for _, r := range p.Customers {
+		c := &recur.Customer{UUID: recur.NewID(recur.PrefixCustomer), AccountID: ds.AccountID, DataSourceID: ds.ID, ExternalID: r.ExternalID,
+			Name: r.Name, Email: r.Email, Company: r.Company, Country: r.Country, State: r.State, City: r.City, Zip: r.Zip,
+			LeadCreatedAt: optParse(r.LeadCreatedAt), FreeTrialStartedAt: optParse(r.FreeTrialStartedAt)}
+		customers[c.ExternalID] = c
+		ch.NewCustomers = append(ch.NewCustomers, c)
+	}
+	plans := map[string]*recur.Plan{}
+	for _, r := range p.Plans {
+		pl := &recur.Plan{UUID: recur.NewID(recur.PrefixPlan), AccountID: ds.AccountID, DataSourceID: ds.ID, ExternalID: r.ExternalID,
+			Name: r.Name, IntervalCount: r.IntervalCount, IntervalUnit: r.IntervalUnit}
+		plans[pl.ExternalID] = pl
+		ch.NewPlans = append(ch.NewPlans, pl)
+	}
+	invoices := map[string]*recur.Invoice{}
+	for _, r := range p.Invoices {
+		inv := &recur.Invoice{UUID: recur.NewID(recur.PrefixInvoice), AccountID: ds.AccountID, DataSourceID: ds.ID, ExternalID: r.ExternalID,
+			CustomerExternalID: r.CustomerExternalID, Date: mustParse(r.Date), DueDate: optParse(r.DueDate), Currency: r.Currency}
+		invoices[inv.ExternalID] = inv
+		ch.NewInvoices = append(ch.NewInvoices, recur.InvoiceLink{Invoice: inv, Customer: customers[inv.CustomerExternalID]})
+	}
+	subs := map[string]*recur.Subscription{}
+	for _, r := range p.LineItems {
+		li := &recur.LineItem{UUID: recur.NewID(recur.PrefixLineItem), ExternalID: r.ExternalID, Type: r.Type, AmountInCents: r.AmountInCents,
+			Quantity: max(r.Quantity, 1), SubscriptionExternalID: r.SubscriptionExternalID, ServicePeriodStart: optParse(r.Start), ServicePeriodEnd: optParse(r.End),
+			TaxAmountInCents: r.Tax, DiscountAmountInCents: r.Discount, DiscountCode: r.DiscountCode, TransactionFeesInCents: r.Fees, Description: r.Description}
+		inv := invoices[r.InvoiceExternalID]
+		l := recur.LineItemLink{LineItem: li, Invoice: inv, Plan: plans[r.PlanExternalID]}
+		if li.SubscriptionExternalID != "" {
+			key := inv.CustomerExternalID + "\x00" + li.SubscriptionExternalID
+			sub := subs[key]
+			if sub == nil {
+				sub = &recur.Subscription{UUID: recur.NewID(recur.PrefixSubscription), AccountID: ds.AccountID, DataSourceID: ds.ID, ExternalID: li.SubscriptionExternalID}
+				subs[key] = sub
+				ch.NewSubscriptions = append(ch.NewSubscriptions, recur.SubscriptionLink{Subscription: sub, Customer: customers[inv.CustomerExternalID], Plan: l.Plan})
+			}
+			l.Subscription = sub
+		}
+		ch.NewLineItems = append(ch.NewLineItems, l)
+	}
+	for _, r := range p.Transactions {
+		t := &recur.Transaction{UUID: recur.NewID(recur.PrefixTransaction), ExternalID: r.ExternalID, Type: r.Type, Result: r.Result,
+			Date: mustParse(r.Date), AmountInCents: r.AmountInCents}
+		ch.NewTransactions = append(ch.NewTransactions, recur.TransactionLink{Transaction: t, Invoice: invoices[r.InvoiceExternalID]})
+	}
+	for _, r := range p.Events {
+		e := &recur.SubscriptionEvent{AccountID: ds.AccountID, DataSourceID: ds.ID, ExternalID: r.ExternalID, CustomerExternalID: r.CustomerExternalID,
+			EventType: r.EventType, EventDate: mustParse(r.EventDate), EffectiveDate: mustParse(r.EffectiveDate), SubscriptionExternalID: r.SubscriptionExternalID,
+			PlanExternalID: r.PlanExternalID, Currency: r.Currency, AmountInCents: r.AmountInCents, Quantity: r.Quantity, RetractedEventID: r.RetractedEventID}
+		ch.NewEvents = append(ch.NewEvents, recur.EventLink{Event: e, Customer: customers[e.CustomerExternalID]})
+	}
+	return ch, nil
+}

@@ -1,0 +1,110 @@
+-- Analytics (issue 5): account settings that change how MRR is derived,
+-- exchange rates, and what the recompute job derives per customer.
+--
+-- Derived rows are replaced as a whole, per customer, by the recompute job
+-- (store/analytics.go), and go with their customer by cascade. They are a
+-- pure function of the stored records, the settings and the rates: dropping
+-- them all and recomputing gives the same rows.
+
+-- churn_recognition: churn_at_time_of_cancelation (default) or
+-- churn_at_period_end; churn_when_zero_mrr: a paying customer dropping to
+-- zero MRR without cancelling churns (1) or contracts (0, default).
+-- analytics_seq numbers the recompute transactions of the account: every
+-- customer_analytics row a transaction writes carries its number, and
+-- transactions take it under the account row's lock, so they commit in seq
+-- order and a reader that has seen seq N has seen everything before it.
+ALTER TABLE accounts ADD COLUMN churn_recognition TEXT NOT NULL DEFAULT 'churn_at_time_of_cancelation';
+ALTER TABLE accounts ADD COLUMN churn_when_zero_mrr INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN analytics_seq INTEGER NOT NULL DEFAULT 0;
+
+-- One row per computed customer: its status, MRR and first paying day, the
+-- reason it could not be computed (a missing exchange rate, named), and its
+-- contribution to the account's metrics (store/analytics.go encodes it).
+-- status is '' while the customer has no subscription (its lead status
+-- shows instead).
+CREATE TABLE customer_analytics (
+    customer_id    INTEGER PRIMARY KEY REFERENCES customers (id) ON DELETE CASCADE,
+    account_id     INTEGER NOT NULL,
+    seq            INTEGER NOT NULL,
+    status         TEXT    NOT NULL DEFAULT '',
+    mrr            INTEGER NOT NULL DEFAULT 0,
+    customer_since INTEGER,
+    error          TEXT    NOT NULL DEFAULT '',
+    contribution   BLOB
+);
+CREATE INDEX customer_analytics_seq ON customer_analytics (account_id, seq);
+
+-- The derived subscriptions of a customer (GET /v1/customers/{uuid}/subscriptions),
+-- in the analytics' order. mrr is in the account currency, currency is the
+-- invoices' currency.
+CREATE TABLE analytics_subscriptions (
+    customer_id     INTEGER NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    account_id      INTEGER NOT NULL,
+    subscription_id INTEGER,
+    data_source_id  INTEGER NOT NULL,
+    external_id     TEXT    NOT NULL,
+    set_external_id TEXT    NOT NULL,
+    plan_id         INTEGER,
+    quantity        INTEGER NOT NULL,
+    status          TEXT    NOT NULL,
+    mrr             INTEGER NOT NULL,
+    currency        TEXT    NOT NULL,
+    started_at      INTEGER NOT NULL,
+    ends_at         INTEGER NOT NULL,
+    cancelled_at    INTEGER,
+    free            INTEGER NOT NULL,
+    trial           INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, position)
+);
+
+-- MRR movements (activities). position orders a customer's movements; the
+-- account-wide list pages by (at, customer_id, position).
+CREATE TABLE analytics_activities (
+    id                       INTEGER PRIMARY KEY,
+    account_id               INTEGER NOT NULL,
+    customer_id              INTEGER NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    position                 INTEGER NOT NULL,
+    at                       INTEGER NOT NULL,
+    type                     TEXT    NOT NULL,
+    amount                   INTEGER NOT NULL,
+    customer_mrr             INTEGER NOT NULL,
+    data_source_id           INTEGER NOT NULL,
+    subscription_external_id TEXT    NOT NULL,
+    set_external_id          TEXT    NOT NULL,
+    plan_id                  INTEGER,
+    previous_plan_id         INTEGER,
+    currency                 TEXT    NOT NULL,
+    amount_in_currency       INTEGER NOT NULL
+);
+CREATE INDEX analytics_activities_account ON analytics_activities (account_id, at, customer_id, position);
+CREATE INDEX analytics_activities_customer ON analytics_activities (customer_id, position);
+
+-- Exchange rates from `recur rates import`: rate is how many units of
+-- currency one unit of base bought at the close of day (days since
+-- 1970-01-01). The ECB's file has base EUR.
+CREATE TABLE exchange_rates (
+    base     TEXT    NOT NULL,
+    currency TEXT    NOT NULL,
+    day      INTEGER NOT NULL,
+    rate     REAL    NOT NULL,
+    PRIMARY KEY (base, currency, day)
+);
+CREATE INDEX exchange_rates_currency ON exchange_rates (currency, base, day);
+
+-- One row per `recur rates import`; the largest id versions the rates, so
+-- that a recompute knows when its cached rates went stale.
+CREATE TABLE exchange_rate_sets (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT    NOT NULL,
+    format      TEXT    NOT NULL,
+    base        TEXT    NOT NULL,
+    currencies  TEXT    NOT NULL,
+    rates       INTEGER NOT NULL,
+    first_day   INTEGER NOT NULL,
+    last_day    INTEGER NOT NULL,
+    imported_at INTEGER NOT NULL
+);
+
+-- The recompute loads a batch of customers' transactions by customer.
+CREATE INDEX transactions_customer ON transactions (customer_id);
