@@ -232,6 +232,12 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec := &b.Customers[i]
 	rec.ExternalID = cus.ExternalID
+	// Clients that send a retrieved customer back (the Go client's
+	// UpdateCustomer) send its derived status with it, Active say: the
+	// status it already has changes nothing and is not refused.
+	if st, err := rawString(raw, "status"); err == nil && st == cmpOr(cus.Status, cmpOr(cus.LeadStatus, "New Lead")) && !slices.Contains(leadStatuses, st) {
+		delete(raw, "status")
+	}
 	if err := customerExtras(rec, raw, false); err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -647,7 +647,7 @@ func TestCustomerUpdate(t *testing.T) {
 		// custom attributes come as a map, a state that is not one of the
 		// country's is dropped.
 		r = e.call("PATCH", "/v1/customers/"+uuid, map[string]any{
-			"attributes": map[string]any{"tags": []string{"wurst"}, "custom": map[string]any{"Toggle": true, "Extra": 1}},
+			"attributes":  map[string]any{"tags": []string{"wurst"}, "custom": map[string]any{"Toggle": true, "Extra": 1}},
 			"external_id": "something-else", "data_source_uuid": ds2, "name": "Currywurst", "email": "curry@wurst.com",
 			"company": "Curry 36", "country": "US", "state": "Narnia", "city": "Berlin", "lead_created_at": "2016-01-01 14:30:00 UTC",
 			"status": "Working Lead", "owner": "sales@example.com",

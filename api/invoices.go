@@ -794,10 +794,11 @@ func (s *Server) setInvoiceStatus(w http.ResponseWriter, r *http.Request) error 
 // objectMembers reads a body that must be one JSON object into its members.
 func objectMembers(body []byte) (map[string]jsontext.Value, error) {
 	v := jsontext.Value(bytes.TrimSpace(body))
+	var check jsontext.Value
+	if err := json.Unmarshal(v, &check); err != nil {
+		return nil, &recur.Error{Code: recur.EBADREQUEST, Message: "The request body is not valid JSON: " + err.Error() + "; send one JSON object.", Err: err}
+	}
 	if v.Kind() != '{' {
-		if !v.IsValid() {
-			return nil, &recur.Error{Code: recur.EBADREQUEST, Message: "The request body is not valid JSON; send one JSON object."}
-		}
 		return nil, &recur.Error{Code: recur.EBADREQUEST, Message: "The request body must be one JSON object; got " + describeValue(v) + "."}
 	}
 	var members map[string]jsontext.Value

@@ -492,30 +492,85 @@ func (ld *loader) load(ids []int64) error {
 	memberArg := []any{ld.list(ld.memberIDs)}
 	groupOf := func(customerID int64) *group { return ld.groups[ld.members[customerID]] }
 
-	// Subscription and trial line items of enabled invoices, with what
-	// their invoice, subscription and plan say.
+	// Import-side subscriptions: their row ids, external ids and set ids,
+	// and their cancellation dates.
+	type subRow struct {
+		ds       int64
+		ext, set string
+	}
+	subsByID := map[int64]subRow{}
+	err = each(ctx, tx, `SELECT id, customer_id, data_source_id, external_id, set_external_id, cancellation_dates FROM subscriptions WHERE `+ld.in("customer_id", 1),
+		memberArg, func(r rows) error {
+			var id, cust, ds int64
+			var ext, set, dates string
+			if err := r.Scan(&id, &cust, &ds, &ext, &set, &dates); err != nil {
+				return err
+			}
+			subsByID[id] = subRow{ds, ext, set}
+			g := groupOf(cust)
+			g.subs[subRef{ds, ext}] = id
+			if dates == "" || dates == "[]" {
+				return nil
+			}
+			times, err := parseCancellationDates(dates)
+			if err != nil {
+				return fmt.Errorf("subscription %d has unreadable cancellation dates: %w", id, err)
+			}
+			for _, t := range times {
+				g.in.Cancellations = append(g.in.Cancellations, analytics.Cancellation{DataSourceID: ds, SubscriptionExternalID: ext, CancelledAt: t})
+			}
+			return nil
+		})
+	if err != nil {
+		return internal("load subscriptions", err)
+	}
+
+	// The plans of the accounts: few, and read once rather than joined to
+	// every line item.
+	accounts := map[int64]bool{}
+	for _, g := range ld.groups {
+		accounts[g.account] = true
+	}
+	plans := map[int64]analytics.Plan{}
+	err = each(ctx, tx, `SELECT id, external_id, interval_count, interval_unit FROM plans WHERE `+ld.in("account_id", 1),
+		[]any{ld.list(slices.Sorted(mapKeys(accounts)))}, func(r rows) error {
+			var p analytics.Plan
+			var unit string
+			var count int64
+			if err := r.Scan(&p.ID, &p.ExternalID, &count, &unit); err != nil {
+				return err
+			}
+			p.IntervalCount, p.IntervalUnit = int(count), analytics.IntervalUnit(unit)
+			plans[p.ID] = p
+			return nil
+		})
+	if err != nil {
+		return internal("load plans", err)
+	}
+
+	// Subscription and trial line items of enabled invoices, with their
+	// invoice's currency. Only what MRR depends on is read: this is the
+	// largest read of a recompute. (Discounts are already in the amount;
+	// the invoice date and status change nothing under the settings Recur
+	// offers.)
 	seen := map[*group]map[string]bool{}
-	err = each(ctx, tx, `SELECT li.id, li.customer_id, li.invoice_id, i.date, i.status, i.currency, li.type, li.data_source_id,
-			COALESCE(s.external_id, ''), COALESCE(s.set_external_id, ''), COALESCE(li.plan_id, 0), COALESCE(p.external_id, ''),
-			COALESCE(p.interval_count, 0), COALESCE(p.interval_unit, ''), li.service_period_start, li.service_period_end,
-			li.amount_in_cents, li.tax_amount_in_cents, li.discount_amount_in_cents, li.quantity, li.prorated, li.proration_type,
-			li.cancelled_at, li.event_order
+	err = each(ctx, tx, `SELECT li.id, li.customer_id, li.invoice_id, i.currency, li.type, li.data_source_id, COALESCE(li.subscription_id, 0),
+			COALESCE(li.plan_id, 0), li.service_period_start, li.service_period_end, li.amount_in_cents, li.tax_amount_in_cents, li.quantity,
+			li.prorated, li.proration_type, li.cancelled_at, li.event_order
 		FROM line_items li JOIN invoices i ON i.id = li.invoice_id
-		LEFT JOIN subscriptions s ON s.id = li.subscription_id LEFT JOIN plans p ON p.id = li.plan_id
 		WHERE `+ld.in("li.customer_id", 1)+` AND li.type IN ('subscription', 'trial') AND NOT li.disabled AND NOT i.disabled`, memberArg, func(r rows) error {
 		var it analytics.LineItem
-		var cust, invDate, count int64
-		var unit string
+		var cust, sub, plan int64
 		var start, end, cancelled, order sql.NullInt64
-		err := r.Scan(&it.ID, &cust, &it.InvoiceID, &invDate, &it.InvoiceStatus, &it.Currency, &it.Type, &it.DataSourceID,
-			&it.SubscriptionExternalID, &it.SubscriptionSetExternalID, &it.Plan.ID, &it.Plan.ExternalID,
-			&count, &unit, &start, &end, &it.AmountInCents, &it.TaxAmountInCents, &it.DiscountAmountInCents, &it.Quantity,
-			&it.Prorated, &it.ProrationType, &cancelled, &order)
+		err := r.Scan(&it.ID, &cust, &it.InvoiceID, &it.Currency, &it.Type, &it.DataSourceID, &sub, &plan,
+			&start, &end, &it.AmountInCents, &it.TaxAmountInCents, &it.Quantity, &it.Prorated, &it.ProrationType, &cancelled, &order)
 		if err != nil {
 			return err
 		}
-		it.InvoiceDate = fromMicros(invDate)
-		it.Plan.IntervalCount, it.Plan.IntervalUnit = int(count), analytics.IntervalUnit(unit)
+		if sr, ok := subsByID[sub]; ok {
+			it.SubscriptionExternalID, it.SubscriptionSetExternalID = sr.ext, sr.set
+		}
+		it.Plan = plans[plan]
 		if start.Valid {
 			it.ServicePeriodStart = fromMicros(start.Int64)
 		}
@@ -540,11 +595,12 @@ func (ld *loader) load(ids []int64) error {
 
 	// Payments of invoices with a failed payment: the only transactions
 	// that change anything (a subscription is past due when the invoice of
-	// its latest item has a failed payment and no successful one).
+	// its latest item has a failed payment and no successful one). A
+	// partial index holds the failed ones.
 	err = each(ctx, tx, `SELECT t.customer_id, t.invoice_id, t.type, t.result, t.date, t.amount_in_cents FROM transactions t
-		WHERE `+ld.in("t.customer_id", 1)+` AND t.type = 'payment' AND NOT t.disabled AND t.invoice_id IN (
-			SELECT f.invoice_id FROM transactions f WHERE `+ld.in("f.customer_id", 2)+` AND f.result = 'failed' AND NOT f.disabled)`,
-		[]any{ld.list(ld.memberIDs), ld.list(ld.memberIDs)}, func(r rows) error {
+		WHERE t.invoice_id IN (SELECT f.invoice_id FROM transactions f WHERE `+ld.in("f.customer_id", 1)+` AND f.result = 'failed' AND NOT f.disabled)
+			AND t.type = 'payment' AND NOT t.disabled`,
+		memberArg, func(r rows) error {
 			var t analytics.Transaction
 			var cust, date int64
 			var amount sql.NullInt64
@@ -586,30 +642,7 @@ func (ld *loader) load(ids []int64) error {
 		return internal("load subscription events", err)
 	}
 
-	// Import-side subscriptions: their row ids, and their cancellation
-	// dates.
-	err = each(ctx, tx, `SELECT id, customer_id, data_source_id, external_id, cancellation_dates FROM subscriptions WHERE `+ld.in("customer_id", 1),
-		memberArg, func(r rows) error {
-			var id, cust, ds int64
-			var ext, dates string
-			if err := r.Scan(&id, &cust, &ds, &ext, &dates); err != nil {
-				return err
-			}
-			g := groupOf(cust)
-			g.subs[subRef{ds, ext}] = id
-			if dates == "" || dates == "[]" {
-				return nil
-			}
-			times, err := parseCancellationDates(dates)
-			if err != nil {
-				return fmt.Errorf("subscription %d has unreadable cancellation dates: %w", id, err)
-			}
-			for _, t := range times {
-				g.in.Cancellations = append(g.in.Cancellations, analytics.Cancellation{DataSourceID: ds, SubscriptionExternalID: ext, CancelledAt: t})
-			}
-			return nil
-		})
-	return internal("load subscriptions", err)
+	return nil
 }
 
 // parseCancellationDates reads a subscription's stored cancellation_dates:

@@ -42,7 +42,7 @@ type CustomerFilter struct {
 // API; filters treat them as one.
 var customSystems = []string{recur.DataSourceSystemCustom, "Import API"}
 
-// systemCond narrows to data sources (alias d) of one billing system.
+// system narrows to data sources (alias d) of one billing system.
 func (w *where) system(system string) {
 	if slices.Contains(customSystems, system) {
 		w.conds = append(w.conds, `d.system IN ('Custom', 'Import API')`)
@@ -58,9 +58,9 @@ const customerStatusSQL = `CASE WHEN COALESCE(ca.status, '') <> '' THEN ca.statu
 
 // ListCustomers returns a page of the account's customers in the order p
 // asks for (ChartMogul lists customers oldest first), with one extra row
-// when more follow, and the number of customers the
-// filter matches when p asks for it. Customers merged into another are left
-// out; the survivor matches the filters by any of its identities.
+// when more follow, and the number of customers the filter matches when p
+// asks for it. Customers merged into another are left out; the survivor
+// matches the filters by any of its identities.
 func (s *Store) ListCustomers(ctx context.Context, accountID int64, f CustomerFilter, p Page) ([]recur.Customer, int, error) {
 	w := &where{}
 	w.add("c.account_id = $?", accountID)

@@ -72,7 +72,10 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	key := "bench-key-0123456789abcdef"
 	srvCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", *dbURL}
+	// The benchmark measures throughput: the per-account request limit and
+	// import-queue bound that protect a shared server would only measure
+	// themselves.
+	serveArgs := []string{"serve", "--addr", "127.0.0.1:0", "--database", *dbURL, "--rate-limit", "0", "--max-queued-imports", "0"}
 	if *workerProcs > 0 {
 		serveArgs = append(serveArgs, "--no-workers")
 		stopWorkers, err := startWorkerProcesses(*workerProcs, *dbURL, stderr)

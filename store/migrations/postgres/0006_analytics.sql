@@ -106,5 +106,6 @@ CREATE TABLE exchange_rate_sets (
     imported_at BIGINT NOT NULL
 );
 
--- The recompute loads a batch of customers' transactions by customer.
-CREATE INDEX transactions_customer ON transactions (customer_id);
+-- The recompute reads the payments of invoices with a failed payment (the
+-- only ones past-due status depends on), finding them by customer.
+CREATE INDEX transactions_failed ON transactions (customer_id, invoice_id) WHERE result = 'failed';
