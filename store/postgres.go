@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,6 +24,12 @@ func openPostgres(ctx context.Context, url string) (*postgresEngine, jobInserter
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", err)
+	}
+	// pgxpool's default of max(4, CPUs) connections queues an API process's
+	// requests behind each other under any real concurrency; pool_max_conns
+	// in the URL still decides when given.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 20
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
