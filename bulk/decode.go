@@ -177,36 +177,12 @@ type Summary struct {
 // the member at fault.
 func Inspect(body []byte) (Summary, error) {
 	s := Summary{Records: map[recur.RecordType]int{}}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
-	if err := expectObject(dec); err != nil {
-		return s, err
-	}
-	for dec.PeekKind() != '}' {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return s, syntaxError(err)
-		}
-		key := memberName(name)
-		if key == "external_id" {
-			if s.ExternalID, err = readImportExternalID(dec); err != nil {
-				return s, err
-			}
-			continue
-		}
-		t, ok := recordType(key)
-		if !ok {
-			return s, unknownMember(name)
-		}
-		n, err := countArray(dec, key)
-		if err != nil {
-			return s, err
-		}
+	err := walkPayload(jsontext.NewDecoder(bytes.NewBuffer(body)), &s.ExternalID, func(dec *jsontext.Decoder, t recur.RecordType) error {
+		n, err := countArray(dec, string(t))
 		s.Records[t] += n
-	}
-	if err := expectEnd(dec); err != nil {
-		return s, err
-	}
-	return s, nil
+		return err
+	})
+	return s, err
 }
 
 // Decode decodes a payload into a Batch and validates every record; now is
@@ -217,35 +193,46 @@ func Inspect(body []byte) (Summary, error) {
 func Decode(body []byte, now time.Time) (*Batch, error) {
 	b := &Batch{now: now}
 	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
-	if err := expectObject(dec); err != nil {
+	r := &recordReader{dec: dec}
+	err := walkPayload(dec, &b.ExternalID, func(_ *jsontext.Decoder, t recur.RecordType) error {
+		return b.decodeArray(r, t)
+	})
+	if err != nil {
 		return nil, err
 	}
-	r := &recordReader{dec: dec}
+	b.validate()
+	return b, nil
+}
+
+// walkPayload reads the top level of a payload: one object of the
+// documented members and nothing after it. It stores the import's external
+// id in externalID and hands each record array to array, positioned at the
+// array's value.
+func walkPayload(dec *jsontext.Decoder, externalID *string, array func(dec *jsontext.Decoder, t recur.RecordType) error) error {
+	if err := expectObject(dec); err != nil {
+		return err
+	}
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadValue()
 		if err != nil {
-			return nil, syntaxError(err)
+			return syntaxError(err)
 		}
 		key := memberName(name)
 		if key == "external_id" {
-			if b.ExternalID, err = readImportExternalID(dec); err != nil {
-				return nil, err
+			if *externalID, err = readImportExternalID(dec); err != nil {
+				return err
 			}
 			continue
 		}
 		t, ok := recordType(key)
 		if !ok {
-			return nil, unknownMember(name)
+			return unknownMember(name)
 		}
-		if err := b.decodeArray(r, t); err != nil {
-			return nil, err
+		if err := array(dec, t); err != nil {
+			return err
 		}
 	}
-	if err := expectEnd(dec); err != nil {
-		return nil, err
-	}
-	b.validate()
-	return b, nil
+	return expectEnd(dec)
 }
 
 func recordType(key string) (recur.RecordType, bool) {

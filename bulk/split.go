@@ -103,35 +103,14 @@ func (s *Splitter) Records() int {
 // EBADREQUEST error naming the byte offset of a syntax error or the unknown
 // member.
 func (s *Splitter) ReadJSON(r io.Reader) error {
-	dec := jsontext.NewDecoder(r)
-	if err := expectObject(dec); err != nil {
-		return err
-	}
-	for dec.PeekKind() != '}' {
-		name, err := dec.ReadValue()
-		if err != nil {
-			return syntaxError(err)
-		}
-		key := string(name[1 : len(name)-1])
-		if key == "external_id" {
-			if err := dec.SkipValue(); err != nil {
-				return syntaxError(err)
-			}
-			continue
-		}
-		t, ok := recordType(key)
-		if !ok {
-			return unknownMember(name)
-		}
+	var externalID string
+	return walkPayload(jsontext.NewDecoder(r), &externalID, func(dec *jsontext.Decoder, t recur.RecordType) error {
 		switch k := dec.PeekKind(); k {
 		case 'n':
-			if err := dec.SkipValue(); err != nil {
-				return syntaxError(err)
-			}
-			continue
+			return syntaxError(dec.SkipValue())
 		case '[':
 		default:
-			return recur.Errorf(recur.EBADREQUEST, "%s must be an array of records; got %s", key, kindName(k))
+			return recur.Errorf(recur.EBADREQUEST, "%s must be an array of records; got %s", t, kindName(k))
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return syntaxError(err)
@@ -145,11 +124,9 @@ func (s *Splitter) ReadJSON(r io.Reader) error {
 				return err
 			}
 		}
-		if _, err := dec.ReadToken(); err != nil {
-			return syntaxError(err)
-		}
-	}
-	return expectEnd(dec)
+		_, err := dec.ReadToken()
+		return syntaxError(err)
+	})
 }
 
 // Add files one record (a JSON value, normally an object) under its
