@@ -448,32 +448,41 @@ func (r *resolver) customerByID(inv *recur.Invoice) *recur.Customer {
 	return c
 }
 
+// invoiceChild does what line items and transactions share: it fails a
+// record whose external id an earlier one of the payload used, resolves its
+// invoice (failing it, naming why, when there is none), and returns the
+// invoice and the customer the record counts under. A single-object request
+// names every stored external id it repeats (stored), also on the records of
+// an invoice that failed (a re-sent invoice), with dupMessage, as ChartMogul
+// does and the Go client's IsInvoiceAndItsEntitiesAlreadyExist expects.
+func (r *resolver) invoiceChild(invoices map[string]resolved[invoiceRef], seen map[string]int, p *recur.Problems, t recur.RecordType, i int,
+	externalID, invoiceExternalID string, stored bool, dupMessage string) (*invoiceRef, string) {
+	if first, dup := seen[externalID]; dup && externalID != "" {
+		duplicate(p, t, externalID, first)
+	} else if externalID != "" {
+		seen[externalID] = i
+	}
+	if invoiceExternalID == "" {
+		return nil, ""
+	}
+	ref, why := r.invoiceOf(invoices, invoiceExternalID)
+	if ref == nil && !p.Has("invoice_external_id") {
+		p.Fail("invoice_external_id", "%s", why)
+	}
+	if stored && ref == nil && r.b.Strict && externalID != "" && !p.Has("external_id") {
+		p.Fail("external_id", "%s", dupMessage)
+	}
+	return ref, r.customerOfInvoice(invoices, ref, invoiceExternalID)
+}
+
 func (r *resolver) lineItems(invoices map[string]resolved[invoiceRef], plans map[string]resolved[recur.Plan], subs map[payloadSubscription]*recur.Subscription) {
 	seen := map[string]int{}
 	for i := range r.b.LineItems {
 		li := &r.b.LineItems[i]
 		p := r.b.Problems(recur.RecordLineItems, i)
-		if first, dup := seen[li.ExternalID]; dup && li.ExternalID != "" {
-			duplicate(p, recur.RecordLineItems, li.ExternalID, first)
-		} else if li.ExternalID != "" {
-			seen[li.ExternalID] = i
-		}
-		var ref *invoiceRef
-		customer := ""
-		if li.InvoiceExternalID != "" {
-			var why string
-			if ref, why = r.invoiceOf(invoices, li.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
-				p.Fail("invoice_external_id", "%s", why)
-			}
-			// A single-object request names every stored external id it
-			// repeats, also on the items of an invoice that failed (a
-			// re-sent invoice), as ChartMogul does and the Go client's
-			// IsInvoiceAndItsEntitiesAlreadyExist expects.
-			if _, ok := r.ex.LineItems[li.ExternalID]; ok && ref == nil && r.b.Strict && li.ExternalID != "" && !p.Has("external_id") {
-				p.Fail("external_id", "The external ID for this line item already exists in our system.")
-			}
-			customer = r.customerOfInvoice(invoices, ref, li.InvoiceExternalID)
-		}
+		_, stored := r.ex.LineItems[li.ExternalID]
+		ref, customer := r.invoiceChild(invoices, seen, p, recur.RecordLineItems, i, li.ExternalID, li.InvoiceExternalID, stored,
+			"The external ID for this line item already exists in our system.")
 		var plan *recur.Plan
 		if li.PlanUUID != "" && li.PlanExternalID == "" && !p.Has("plan_uuid") {
 			if plan = r.ex.PlansByUUID[li.PlanUUID]; plan == nil {
@@ -629,25 +638,8 @@ func (r *resolver) transactions(invoices map[string]resolved[invoiceRef]) {
 	for i := range r.b.Transactions {
 		tr := &r.b.Transactions[i]
 		p := r.b.Problems(recur.RecordTransactions, i)
-		if first, dup := seen[tr.ExternalID]; dup && tr.ExternalID != "" {
-			duplicate(p, recur.RecordTransactions, tr.ExternalID, first)
-		} else if tr.ExternalID != "" {
-			seen[tr.ExternalID] = i
-		}
-		var ref *invoiceRef
-		customer := ""
-		if tr.InvoiceExternalID != "" {
-			var why string
-			if ref, why = r.invoiceOf(invoices, tr.InvoiceExternalID); ref == nil && !p.Has("invoice_external_id") {
-				p.Fail("invoice_external_id", "%s", why)
-			}
-			// As for line items: name a stored external id even when the
-			// invoice failed.
-			if _, ok := r.ex.Transactions[tr.ExternalID]; ok && ref == nil && r.b.Strict && tr.ExternalID != "" && !p.Has("external_id") {
-				p.Fail("external_id", "has already been taken")
-			}
-			customer = r.customerOfInvoice(invoices, ref, tr.InvoiceExternalID)
-		}
+		_, stored := r.ex.Transactions[tr.ExternalID]
+		ref, customer := r.invoiceChild(invoices, seen, p, recur.RecordTransactions, i, tr.ExternalID, tr.InvoiceExternalID, stored, "has already been taken")
 		if p.OK() {
 			r.transaction(tr, p, ref)
 		}
