@@ -33,6 +33,8 @@ func (s *Server) customerRoutes(route router) {
 	route("PUT /v1/customers/{uuid}/attributes/custom", s.updateCustomAttributes)
 	route("DELETE /v1/customers/{uuid}/attributes/custom", s.removeCustomAttributes)
 
+	route("POST /v1/customers/attributes/tags", s.tagCustomersByEmail)
+	route("POST /v1/customers/attributes/custom", s.setCustomByEmail)
 	route("POST /v1/customers/merges", s.mergeCustomers)
 	route("POST /v1/customers/unmerges", s.unmergeCustomers)
 }
@@ -471,15 +473,120 @@ func (s *Server) tagsBody(w http.ResponseWriter, r *http.Request) ([]string, err
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return nil, err
 	}
-	if in.Tags == nil {
+	return checkTags(in.Tags)
+}
+
+// checkTags checks a body's tags: present, a list of non-empty strings.
+func checkTags(tags *[]string) ([]string, error) {
+	if tags == nil {
 		return nil, missing("tags")
 	}
-	for i, t := range *in.Tags {
+	for i, t := range *tags {
 		if strings.TrimSpace(t) == "" || len(t) > recur.MaxIDLength {
 			return nil, recur.Invalid(map[string]string{"tags": fmt.Sprintf("tags[%d] must be a non-empty string of at most %d characters; got %s", i, recur.MaxIDLength, recur.Quote(t))})
 		}
 	}
-	return *in.Tags, nil
+	return *tags, nil
+}
+
+// addTags adds the tags a customer lacks.
+func addTags(c *recur.Customer, tags []string) {
+	for _, t := range tags {
+		if !slices.Contains(c.Tags, t) {
+			c.Tags = append(c.Tags, t)
+		}
+	}
+}
+
+// tagCustomersByEmail adds tags to every customer with an e-mail address
+// (POST /v1/customers/attributes/tags {"email", "tags"}) and answers those
+// customers.
+func (s *Server) tagCustomersByEmail(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Email string    `json:"email"`
+		Tags  *[]string `json:"tags"`
+	}
+	if err := s.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	tags, err := checkTags(in.Tags)
+	if err != nil {
+		return err
+	}
+	return s.changeByEmail(w, r, in.Email, func(c *recur.Customer) error {
+		addTags(c, tags)
+		return nil
+	})
+}
+
+// setCustomByEmail adds or changes custom attributes of every customer with
+// an e-mail address (POST /v1/customers/attributes/custom {"email",
+// "custom"}) and answers those customers.
+func (s *Server) setCustomByEmail(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Email  string         `json:"email"`
+		Custom jsontext.Value `json:"custom"`
+	}
+	if err := s.decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if len(in.Custom) == 0 || in.Custom.Kind() == 'n' {
+		return missing("custom")
+	}
+	custom, err := parseCustom(in.Custom)
+	if err != nil {
+		return err
+	}
+	return s.changeByEmail(w, r, in.Email, func(c *recur.Customer) error {
+		c.Custom = mergeCustom(c.Custom, custom)
+		return nil
+	})
+}
+
+// changeByEmail applies change to the attributes of every customer of the
+// account with this e-mail address and answers {"entries": [customers]}, or
+// 404 when none has it.
+func (s *Server) changeByEmail(w http.ResponseWriter, r *http.Request, email string, change func(c *recur.Customer) error) error {
+	if email == "" {
+		return missing("email")
+	}
+	ctx := r.Context()
+	c := callerOf(ctx)
+	list, _, err := s.Store.ListCustomers(ctx, c.account.ID, store.CustomerFilter{Email: email}, store.Page{Limit: maxPerPage, OldestFirst: true})
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return &recur.Error{Code: recur.ENOTFOUND, Param: "email", Message: fmt.Sprintf("Can't find any customers with email: %q", email)}
+	}
+	// ChartMogul answers these routes with a short form of each customer.
+	type brief struct {
+		ID            int64   `json:"id"`
+		UUID          string  `json:"uuid"`
+		ExternalID    string  `json:"external_id"`
+		Name          string  `json:"name"`
+		Email         string  `json:"email"`
+		Status        string  `json:"status"`
+		CustomerSince *string `json:"customer-since"`
+		Attributes    struct {
+			Tags   []string       `json:"tags"`
+			Stripe map[string]any `json:"stripe"`
+			Custom map[string]any `json:"custom"`
+		} `json:"attributes"`
+	}
+	entries := make([]brief, 0, len(list))
+	for _, cus := range list {
+		changed, err := s.changeAttributes(ctx, cus.UUID, change)
+		if err != nil {
+			return err
+		}
+		full := toCustomer(changed, c.account, baseURL(r))
+		b := brief{ID: full.ID, UUID: full.UUID, ExternalID: full.ExternalID, Name: full.Name, Email: full.Email, Status: full.Status, CustomerSince: full.CustomerSince}
+		b.Attributes.Tags, b.Attributes.Stripe, b.Attributes.Custom = full.Attributes.Tags, full.Attributes.Stripe, full.Attributes.Custom
+		entries = append(entries, b)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	return nil
 }
 
 // changeAttributes applies change to the customer's attributes and returns
@@ -495,11 +602,7 @@ func (s *Server) addCustomerTags(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cus, err := s.changeAttributes(r.Context(), r.PathValue("uuid"), func(c *recur.Customer) error {
-		for _, t := range tags {
-			if !slices.Contains(c.Tags, t) {
-				c.Tags = append(c.Tags, t)
-			}
-		}
+		addTags(c, tags)
 		return nil
 	})
 	if err != nil {
