@@ -45,6 +45,10 @@ type DataSource struct {
 	Name      string
 	System    string // "Custom" for sources created through the API
 	CreatedAt time.Time
+	// WebhookURL hears of every import of the data source that finishes;
+	// "" when none (store/webhooks.go). Its signing secret is not kept
+	// here, so that it cannot leak into logs or answers by accident.
+	WebhookURL string
 }
 
 // DataSourceSystemCustom is the system of data sources created through the

@@ -134,7 +134,8 @@ func (s *Server) dataSourcesJSON(r *http.Request, list []recur.DataSource, f dat
 // sends (uuid, created_at, status, system).
 func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Name *string `json:"name"`
+		Name       *string `json:"name"`
+		WebhookURL *string `json:"webhook_url"` // Recur's extension: api/webhooks.go
 	}
 	if err := s.decodeBody(w, r, &in); err != nil {
 		return err
@@ -143,9 +144,15 @@ func (s *Server) createDataSource(w http.ResponseWriter, r *http.Request) error 
 	if in.Name != nil {
 		name = *in.Name
 	}
+	if err := checkWebhookURL(in.WebhookURL); err != nil {
+		return err
+	}
 	ds, err := s.Store.CreateDataSource(r.Context(), callerOf(r.Context()).account.ID, name, "")
 	if err != nil {
 		return err
+	}
+	if in.WebhookURL != nil && *in.WebhookURL != "" {
+		return s.createdWithWebhook(w, r, ds, *in.WebhookURL)
 	}
 	writeJSON(w, http.StatusCreated, toDataSource(ds))
 	return nil

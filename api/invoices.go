@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,9 +191,11 @@ func (s *Server) importInvoices(w http.ResponseWriter, r *http.Request) error {
 		inv := &b.Invoices[k]
 		p := b.Problems(recur.RecordInvoices, k)
 		inv.CustomerExternalID = cus.ExternalID
-		checkLink(p, raw, "customer_external_id", cus.ExternalID, "the external id of customer "+cus.UUID)
-		checkLink(p, raw, "customer_uuid", cus.UUID, "the customer of the path")
-		checkLink(p, raw, "data_source_uuid", cus.DataSourceUUID, "the data source of customer "+cus.UUID)
+		// A merged customer answers to each of its external ids and data
+		// sources; the invoice belongs to the customer of the path.
+		checkLink(p, raw, "customer_external_id", append([]string{cus.ExternalID}, cus.ExternalIDs...), "an external id of customer "+cus.UUID)
+		checkLink(p, raw, "customer_uuid", []string{cus.UUID}, "the customer of the path")
+		checkLink(p, raw, "data_source_uuid", append([]string{cus.DataSourceUUID}, cus.DataSourceUUIDs...), "a data source of customer "+cus.UUID)
 		target := b
 		if inv.ExternalID == "" {
 			target = side
@@ -309,7 +312,7 @@ func invoiceErrors(entries []invoiceEntry, b *bulk.Batch, rep *recur.ImportRepor
 // checkLink checks an optional member of a nested record that must, when
 // given, repeat what the path already says (the customer's external id, its
 // data source): a different value means the caller meant another record.
-func checkLink(p *recur.Problems, raw map[string]jsontext.Value, key, want, what string) {
+func checkLink(p *recur.Problems, raw map[string]jsontext.Value, key string, wants []string, what string) {
 	v, ok := raw[key]
 	if !ok || v.Kind() == 'n' {
 		return
@@ -319,8 +322,8 @@ func checkLink(p *recur.Problems, raw map[string]jsontext.Value, key, want, what
 		p.Fail(key, "%s must be a string; got %s", key, describeValue(v))
 		return
 	}
-	if got != "" && got != want {
-		p.Fail(key, "%s %s is not %s, %s; leave it out or send %s", key, recur.Quote(got), what, recur.Quote(want), recur.Quote(want))
+	if got != "" && !slices.Contains(wants, got) {
+		p.Fail(key, "%s %s is not %s, %s; leave it out or send %s", key, recur.Quote(got), what, recur.Quote(wants[0]), recur.Quote(wants[0]))
 	}
 }
 

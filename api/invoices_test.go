@@ -660,8 +660,8 @@ func TestInvoiceImportValidation(t *testing.T) {
 		{"transaction without result", "transactions.result", "result is required", func(e *invEnv, inv map[string]any) { delete(tr(inv), "result") }},
 		{"transaction in the future", "transactions.date", "must not be in the future", func(e *invEnv, inv map[string]any) { tr(inv)["date"] = "2999-01-01" }},
 		{"transactions not an array", "transactions", "must be an array", func(e *invEnv, inv map[string]any) { inv["transactions"] = "x" }},
-		{"another customer's external id", "customer_external_id", "is not the external id of customer", func(e *invEnv, inv map[string]any) { inv["customer_external_id"] = "cus_2" }},
-		{"another data source", "data_source_uuid", "is not the data source of customer", func(e *invEnv, inv map[string]any) { inv["data_source_uuid"] = "ds_other" }},
+		{"another customer's external id", "customer_external_id", "is not an external id of customer", func(e *invEnv, inv map[string]any) { inv["customer_external_id"] = "cus_2" }},
+		{"another data source", "data_source_uuid", "is not a data source of customer", func(e *invEnv, inv map[string]any) { inv["data_source_uuid"] = "ds_other" }},
 		{"customer_external_id of wrong type", "customer_external_id", "must be a string", func(e *invEnv, inv map[string]any) { inv["customer_external_id"] = 7 }},
 	}
 	invRun(t, func(t *testing.T, e *invEnv) {

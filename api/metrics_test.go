@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/recurhq/recur"
 	"github.com/recurhq/recur/analytics"
 	"github.com/recurhq/recur/api"
+	"github.com/recurhq/recur/gen"
 	"github.com/recurhq/recur/importer"
 	"github.com/recurhq/recur/store"
 	"github.com/recurhq/recur/store/storetest"
@@ -904,6 +907,13 @@ func TestAnalyticsIndependentOfImportOrder(t *testing.T) {
 		p.item("G", "S_G2", "monthly", "2024-05-11", "2024-06-11", 2500)
 		p.currency("GBP")
 		p.cancel("G", "S_G2", "2024-06-01")
+		// Two invoices for one subscription starting at the same instant
+		// on different plans: which plan the subscription ends on must not
+		// depend on which invoice arrived first.
+		p.customer("T", "US")
+		p.item("T", "S_T1", "gold", "2024-03-01", "2024-04-01", 1000)
+		p.item("T", "S_T1", "silver", "2024-03-01", "2024-04-01", 2000)
+		p.item("T", "S_T1", "gold", "2024-04-01", "2024-05-01", 4000)
 
 		var rates store.RateSet
 		rates.Source, rates.Format = "synthetic", "ecb"
@@ -1014,9 +1024,166 @@ func mxSnapshot(t testing.TB, c *mxClient) []string {
 			out = append(out, m+" "+interval+" "+string(r.body))
 		}
 	}
-	for _, ext := range []string{"A", "B", "C", "E", "G"} {
+	for _, ext := range []string{"A", "B", "C", "E", "G", "T"} {
 		cus := c.get("/v1/customers/" + c.customerUUID(ext)).want(http.StatusOK).obj()
 		out = append(out, fmt.Sprintf("customer %s %v %v %v", ext, cus["status"], cus["mrr"], cus["customer-since"]))
 	}
 	return out
+}
+
+// mxBenchRates are synthetic reference rates for the currencies package gen
+// bills in, on business days from 2019 to 2026.
+func mxBenchRates() store.RateSet {
+	set := store.RateSet{Source: "synthetic", Format: "ecb"}
+	for d := time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2027; d = d.AddDate(0, 0, 1) {
+		if d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
+			continue
+		}
+		day := analytics.DayOf(d, nil)
+		set.Rates = append(set.Rates, store.Rate{Day: day, Base: "EUR", Currency: "USD", Rate: 1.05 + float64(day%41)/1000},
+			store.Rate{Day: day, Base: "EUR", Currency: "GBP", Rate: 0.84 + float64(day%29)/1000})
+	}
+	return set
+}
+
+func mxMedian(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func mxEngineDB(b *testing.B, engine string) storetest.Database {
+	if engine == "postgres" {
+		return storetest.Postgres(b)
+	}
+	return storetest.SQLite(b)
+}
+
+// BenchmarkMetricsAll loads RECUR_BENCH_CUSTOMERS customers (default
+// 100,000) of package gen's making, a year each, joining over four years
+// so the history spans five, computes their analytics with a full
+// recompute (printing its rate), then times GET /v1/metrics/all over the
+// five years by month through HTTP and prints the median.
+func BenchmarkMetricsAll(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("RECUR_BENCH_CUSTOMERS")); err == nil && v > 0 {
+		n = v
+	}
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			db := mxEngineDB(b, engine)
+			st, err := store.Open(ctx, db.URL, store.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			im := importer.New(st, log)
+			a, _ := st.EnsureAccount(ctx, "bench")
+			key := "mx-bench-key-0123456789abcdef"
+			st.InstallKey(ctx, a.ID, key, recur.AccessReadWrite)
+			ds, err := st.CreateDataSource(ctx, a.ID, "Billing", "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := st.ImportRates(ctx, mxBenchRates()); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			const chunk = 5000
+			for first, k := 0, 0; first < n; first, k = first+chunk, k+1 {
+				body, _, err := gen.Payload(gen.Options{Customers: min(chunk, n-first), FirstCustomer: first, Seed: int64(k),
+					Start: time.Date(2021, time.Month(1+(k*47)%48), 1, 0, 0, 0, 0, time.UTC), Months: 12})
+				if err != nil {
+					b.Fatal(err)
+				}
+				imp, _, err := st.CreateImport(ctx, ds, "", body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := im.ApplyThrough(ctx, ds.ID, imp.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fmt.Printf("%s: imported %d customers in %s\n", engine, n, time.Since(start).Round(time.Millisecond))
+			start = time.Now()
+			got, err := im.Recompute(ctx, store.RecomputeArgs{AccountID: a.ID, All: true})
+			if err != nil || got != n {
+				b.Fatalf("recomputed %d of %d: %v", got, n, err)
+			}
+			took := time.Since(start)
+			fmt.Printf("%s: full recompute of %d customers in %s = %.0f customers/s\n", engine, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+
+			srv := httptest.NewServer(api.New(st, log).Handler())
+			defer srv.Close()
+			c := &mxClient{e: &mxEnv{t: b, st: st, srv: srv, http: &http.Client{Timeout: time.Minute}}, t: b, key: key, account: a}
+			const path = "/v1/metrics/all?start-date=2021-01-01&end-date=2025-12-31&interval=month"
+			start = time.Now()
+			first := c.get(path).want(http.StatusOK)
+			fmt.Printf("%s: first GET (loads the aggregate): %s\n", engine, time.Since(start).Round(time.Millisecond))
+			if es := first.entries(); len(es) != 60 || num(es[40]["customers"]) == 0 {
+				b.Fatalf("%d entries; month 40 has %v customers", len(es), es[40]["customers"])
+			}
+			var lat []time.Duration
+			b.ResetTimer()
+			for i := 0; i < max(b.N, 21); i++ {
+				start := time.Now()
+				c.get(path).want(http.StatusOK)
+				lat = append(lat, time.Since(start))
+			}
+			med := mxMedian(lat)
+			b.ReportMetric(float64(med.Microseconds())/1000, "ms/median")
+			fmt.Printf("%s: GET /v1/metrics/all, 5 years by month, %d customers: median %.1f ms over %d requests\n",
+				engine, n, float64(med.Microseconds())/1000, len(lat))
+		})
+	}
+}
+
+// BenchmarkImportToAnalytics sends 5 MB imports (1,000 customers of
+// package gen's making) to a running server with its workers and times how
+// long after each import is seen completed its analytics are in place.
+func BenchmarkImportToAnalytics(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			ctx := context.Background()
+			e := mxStart(b, mxEngineDB(b, engine))
+			if _, err := e.st.ImportRates(ctx, mxBenchRates()); err != nil {
+				b.Fatal(err)
+			}
+			c := e.client(b, "bench")
+			e.settle(b)
+			var lat []time.Duration
+			runs := max(b.N, 7)
+			for i := 0; i < runs; i++ {
+				body, _, err := gen.Payload(gen.Options{Customers: 1000, FirstCustomer: i * 1000, Seed: int64(i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i == 0 {
+					fmt.Printf("%s: payload of %.2f MB\n", engine, float64(len(body))/(1<<20))
+				}
+				id := c.do("POST", "/v1/data_sources/"+c.ds+"/json_imports", string(body)).want(http.StatusCreated).str("id")
+				for c.get("/v1/data_sources/"+c.ds+"/json_imports/"+id).want(http.StatusOK).str("status") != "completed" {
+					time.Sleep(time.Millisecond)
+				}
+				done := time.Now()
+				for {
+					n, err := e.st.AnalyticsPending(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if n == 0 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				lat = append(lat, time.Since(done))
+			}
+			med := mxMedian(lat)
+			b.ReportMetric(float64(med.Microseconds())/1000, "ms/median")
+			fmt.Printf("%s: analytics in place after a 5 MB import completed: median %.0f ms, max %.0f ms over %d imports\n", engine,
+				float64(med.Microseconds())/1000, float64(slices.Max(lat).Microseconds())/1000, len(lat))
+		})
+	}
 }

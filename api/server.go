@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/recurhq/recur/store"
+	"github.com/recurhq/recur/web"
 )
 
 // DefaultMaxPayload is the largest bulk import body accepted: 5 MB, as
@@ -63,10 +64,14 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(pattern, s.authenticated(s.limited(h)))
 	}
 	registerOps(mux, s.Store, s.Metrics)
+	// The dashboard (GET / and /assets/) is a client of the routes below,
+	// served by the same process; it needs no key to load, only to read.
+	web.Register(mux)
 	route("GET /v1/ping", s.ping)
 	route("GET /v1/account", s.account)
 
 	s.dataSourceRoutes(route)
+	s.webhookRoutes(route) // webhooks.go: PATCH /v1/data_sources/{ds}, …/webhook_deliveries
 
 	route("POST /v1/data_sources/{ds}/json_imports", s.admitImport(s.createImport))
 	route("GET /v1/data_sources/{ds}/json_imports", s.listImports)

@@ -30,10 +30,13 @@ type dataSourceJSON struct {
 	System    string `json:"system"`
 	CreatedAt string `json:"created_at"`
 	Status    string `json:"status"`
+	// WebhookURL is Recur's extension (api/webhooks.go), shown only when
+	// set so that the recorded key set stays as it is otherwise.
+	WebhookURL string `json:"webhook_url,omitempty"`
 }
 
 func toDataSource(d *recur.DataSource) dataSourceJSON {
-	return dataSourceJSON{UUID: d.UUID, Name: d.Name, System: d.System, CreatedAt: millis(d.CreatedAt), Status: "idle"}
+	return dataSourceJSON{UUID: d.UUID, Name: d.Name, System: d.System, CreatedAt: millis(d.CreatedAt), Status: "idle", WebhookURL: d.WebhookURL}
 }
 
 type accountJSON struct {

@@ -28,6 +28,8 @@ type Importer struct {
 	// its final status and report (nil when the payload could not be read):
 	// the hook through which the metrics count imports.
 	Finished func(imp *recur.Import, status recur.ImportStatus, report *recur.ImportReport)
+	// Webhooks configures the delivery of completion webhooks (webhooks.go).
+	Webhooks Webhooks
 }
 
 // New returns an Importer on s that logs to log.
@@ -45,6 +47,7 @@ func (im *Importer) Workers() *river.Workers {
 	river.AddWorker(w, &applyWorker{im: im})
 	river.AddWorker(w, &resumeWorker{im: im})
 	river.AddWorker(w, &recomputeWorker{im: im})
+	river.AddWorker(w, &webhookWorker{im: im})
 	return w
 }
 
@@ -53,7 +56,7 @@ func (im *Importer) Workers() *river.Workers {
 func (im *Importer) PeriodicJobs() []*river.PeriodicJob {
 	return []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(10*time.Second),
 		func() (river.JobArgs, *river.InsertOpts) { return store.ResumeStalledArgs{}, nil },
-		&river.PeriodicJobOpts{ID: "resume_stalled_imports"})}
+		&river.PeriodicJobOpts{ID: "resume_stalled_imports"}), analyticsRefresh()}
 }
 
 type resumeWorker struct {

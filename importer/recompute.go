@@ -24,11 +24,31 @@ import (
 // always recomputed from everything recorded about it, the result does not
 // depend on the order or grouping in which its records arrived.
 
-// RecomputeBatchSize is how many customers one recompute transaction
-// covers: large enough that the per-table queries and bulk writes amortise,
-// small enough that the transaction — on SQLite, the one writer connection
-// the job queue shares — stays short.
-const RecomputeBatchSize = 1000
+// RecomputeBatchSize is how many customers are read, computed and written
+// at a time: large enough that the per-table queries and bulk writes
+// amortise, small enough that reading the next batch overlaps computing
+// and writing the previous one. BatchesPerTransaction bounds how many
+// batches one transaction covers: on SQLite the transaction holds the one
+// writer connection, which the job queue and the imports share, so it
+// stays under a few hundred milliseconds.
+const (
+	RecomputeBatchSize    = 1000
+	BatchesPerTransaction = 5
+)
+
+// RefreshEvery is how often every account's analytics are recomputed even
+// when nothing was written. Figures never depend on the passage of time,
+// but statuses and current MRR do: a subscription whose period ends without
+// a renewal becomes past due, a cancellation dated in the future takes
+// effect. A refresh that changes nothing writes nothing.
+const RefreshEvery = 6 * time.Hour
+
+// analyticsRefresh is the periodic job that refreshes every account.
+func analyticsRefresh() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(RefreshEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return store.RecomputeArgs{EveryAccount: true}, nil },
+		&river.PeriodicJobOpts{ID: "refresh_analytics"})
+}
 
 type recomputeWorker struct {
 	river.WorkerDefaults[store.RecomputeArgs]
@@ -42,27 +62,48 @@ func (w *recomputeWorker) Work(ctx context.Context, job *river.Job[store.Recompu
 }
 
 // Recompute recomputes the analytics of the customers args names, in
-// batches of RecomputeBatchSize, each in one transaction, and returns how
-// many customers' rows it wrote. A customer whose analytics cannot be
-// computed (a missing exchange rate) is stored with the reason, not
-// retried: it is recomputed when its records, the rates or the settings
-// change. Errors are the database's; River retries the job.
+// batches of RecomputeBatchSize, BatchesPerTransaction to a transaction,
+// and returns how many customers it covered. A customer whose analytics
+// cannot be computed (a missing exchange rate) is stored with the reason,
+// not retried: it is recomputed when its records, the rates or the
+// settings change. Errors are the database's; River retries the job.
 func (im *Importer) Recompute(ctx context.Context, args store.RecomputeArgs) (int, error) {
 	start := time.Now()
 	books := &store.RateBooks{}
 	asOf := im.Now()
 	total := 0
 	run := func(ids []int64) error {
-		n, err := im.Store.RecomputeCustomers(ctx, ids, asOf, books, im.computeBatch)
+		var batches [][]int64
+		for len(ids) > 0 {
+			n := min(len(ids), RecomputeBatchSize)
+			batches = append(batches, ids[:n])
+			ids = ids[n:]
+		}
+		n, err := im.Store.RecomputeBatches(ctx, batches, asOf, books, im.computeBatch)
 		total += n
 		return err
+	}
+	const perTx = RecomputeBatchSize * BatchesPerTransaction
+	if args.EveryAccount {
+		accounts, err := im.Store.AnalyticsAccounts(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range accounts {
+			n, err := im.Recompute(ctx, store.RecomputeArgs{AccountID: id, All: true})
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
 	}
 	if len(args.CustomerIDs) > 0 {
 		ids := slices.Clone(args.CustomerIDs)
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
 		for len(ids) > 0 {
-			n := min(len(ids), RecomputeBatchSize)
+			n := min(len(ids), perTx)
 			if err := run(ids[:n]); err != nil {
 				return total, err
 			}
@@ -71,7 +112,7 @@ func (im *Importer) Recompute(ctx context.Context, args store.RecomputeArgs) (in
 	} else {
 		var after int64
 		for {
-			ids, err := im.Store.RecomputeTargets(ctx, args, after, RecomputeBatchSize)
+			ids, err := im.Store.RecomputeTargets(ctx, args, after, perTx)
 			if err != nil {
 				return total, err
 			}

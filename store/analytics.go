@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/recurhq/recur"
@@ -27,26 +30,32 @@ import (
 // job in their own transaction through Store.AfterWrite (wired to Touch), so
 // the derived rows always catch up with the records, whatever process dies.
 //
-// Recomputing reads everything recorded about a batch of customers with one
-// query per table, and writes the derived rows with the bulk writer. Each
-// recompute transaction first takes the next number of the account's
+// A recompute transaction first takes the next number of each account's
 // analytics sequence under the account row's lock: recomputes of an account
 // are serialised (a recompute always reads the records as the one before it
-// left them), and they commit in sequence order. The metrics readers rely
-// on that: every process keeps the account's analytics.Aggregate in memory
-// and, before answering, loads the contribution rows with a sequence number
-// above the last one it has seen — one indexed query that usually returns
-// nothing.
-
+// left them) and commit in sequence order. It then reads everything
+// recorded about a batch of customers with one query per table, on
+// connections that see exactly what the transaction sees (see loader),
+// computes, and writes the derived rows with the bulk writer — skipping
+// customers whose rows would not change (a digest of them is stored). The
+// next batch is read while the previous one is computed and written.
+//
+// The metrics readers rely on the sequence: every process keeps each
+// account's analytics.Aggregate in memory and, before answering, asks for
+// the number of rows and the highest sequence number; only rows above the
+// last number it has seen are loaded (one indexed query, usually skipped),
+// and a smaller count than it holds means customers were deleted.
 // RecomputeArgs is the River job that recomputes the analytics of customers:
 // those listed, or every customer of an account (All), or those of an
-// account that have none yet (Missing), or those with line items on a plan.
+// account that have none yet (Missing), or those with line items on a plan,
+// or every customer of every account (EveryAccount, the periodic refresh).
 type RecomputeArgs struct {
-	CustomerIDs []int64 `json:"customer_ids,omitempty"`
-	AccountID   int64   `json:"account_id,omitempty"`
-	All         bool    `json:"all,omitempty"`
-	Missing     bool    `json:"missing,omitempty"`
-	PlanID      int64   `json:"plan_id,omitempty"`
+	CustomerIDs  []int64 `json:"customer_ids,omitempty"`
+	AccountID    int64   `json:"account_id,omitempty"`
+	All          bool    `json:"all,omitempty"`
+	Missing      bool    `json:"missing,omitempty"`
+	PlanID       int64   `json:"plan_id,omitempty"`
+	EveryAccount bool    `json:"every_account,omitempty"`
 }
 
 // Kind names the job for River.
@@ -117,6 +126,18 @@ func (s *Store) QueueMissingAnalytics(ctx context.Context) (int, error) {
 	return len(accounts), nil
 }
 
+// AnalyticsAccounts returns the ids of the accounts that have customers.
+func (s *Store) AnalyticsAccounts(ctx context.Context) ([]int64, error) {
+	var out []int64
+	err := each(ctx, s.eng.read(), `SELECT a.id FROM accounts a WHERE EXISTS (SELECT 1 FROM customers c WHERE c.account_id = a.id) ORDER BY a.id`, nil, func(r rows) error {
+		var id int64
+		err := r.Scan(&id)
+		out = append(out, id)
+		return err
+	})
+	return out, internal("list accounts", err)
+}
+
 // RecomputeTargets returns, in id order, up to limit ids above after of the
 // customers an account-wide or plan-wide job names (see RecomputeArgs).
 func (s *Store) RecomputeTargets(ctx context.Context, args RecomputeArgs, after int64, limit int) ([]int64, error) {
@@ -166,11 +187,11 @@ type AnalyticsSettings struct {
 
 // Validate checks the settings, naming the first wrong one.
 func (a *AnalyticsSettings) Validate() error {
-	if c, ok := recur.NormalizeCurrency(a.Currency); !ok {
+	c, ok := recur.NormalizeCurrency(a.Currency)
+	if !ok {
 		return recur.Errorf(recur.EINVALID, "currency must be an ISO 4217 code such as USD or EUR; got %s", recur.Quote(a.Currency))
-	} else {
-		a.Currency = c
 	}
+	a.Currency = c
 	if _, err := location(a.TimeZone); err != nil {
 		return recur.Errorf(recur.EINVALID, "time zone must be an IANA name such as UTC or Europe/Berlin; got %s", recur.Quote(a.TimeZone))
 	}
@@ -198,14 +219,6 @@ func (a *AnalyticsSettings) Settings(asOf time.Time) (analytics.Settings, error)
 		s.FreeCustomerHandling = analytics.FreeIsChurn
 	}
 	return s, nil
-}
-
-// WeekStart returns the first day of a metrics week.
-func (a *AnalyticsSettings) WeekStart() time.Weekday {
-	if a.WeekStartOn == "sunday" {
-		return time.Sunday
-	}
-	return time.Monday
 }
 
 var locations sync.Map // name → *time.Location
@@ -313,29 +326,55 @@ type CustomerOutcome struct {
 }
 
 // RecomputeCustomers recomputes the analytics of customers in one write
-// transaction: it takes the sequence number of each account concerned
-// (serialising recomputes per account), reads everything recorded about
-// the customers with one query per table, hands each account's batch to
-// compute, which returns one outcome per input in order, and replaces the
-// customers' derived rows with the outcomes.
+// transaction; it is RecomputeBatches with one batch.
+func (s *Store) RecomputeCustomers(ctx context.Context, ids []int64, asOf time.Time, books *RateBooks, compute func(b *RecomputeBatch) []CustomerOutcome) (int, error) {
+	return s.RecomputeBatches(ctx, [][]int64{ids}, asOf, books, compute)
+}
+
+// RecomputeBatches recomputes the analytics of batches of customers in one
+// write transaction. It takes the sequence number of each account concerned
+// (serialising recomputes per account), then, batch after batch, reads
+// everything recorded about the batch's customers with one query per table,
+// hands each account's part to compute, which returns one outcome per input
+// in order, and replaces the customers' derived rows with the outcomes.
+// The next batch is read while the previous one is computed and written.
 //
 // Customers merged into another (across data sources) are computed as part
 // of the customer they were merged into, which holds the derived rows of
-// the whole group. Customers that no longer exist are skipped. It returns
-// how many customers' rows it wrote.
-func (s *Store) RecomputeCustomers(ctx context.Context, ids []int64, asOf time.Time, books *RateBooks, compute func(b *RecomputeBatch) []CustomerOutcome) (int, error) {
-	if len(ids) == 0 {
+// the whole group. Customers that no longer exist lose what is left of
+// theirs. It returns how many customers' rows it wrote or confirmed.
+func (s *Store) RecomputeBatches(ctx context.Context, batches [][]int64, asOf time.Time, books *RateBooks, compute func(b *RecomputeBatch) []CustomerOutcome) (int, error) {
+	var all []int64
+	for _, b := range batches {
+		all = append(all, b...)
+	}
+	if len(all) == 0 {
 		return 0, nil
 	}
 	written := 0
 	err := s.eng.writeTx(ctx, func(tx *txn) error {
-		ld := &loader{ctx: ctx, tx: tx}
-		accounts, err := ld.accounts(ids)
-		if err != nil || len(accounts) == 0 {
+		if tx.eng == Postgres {
+			// The statements are prepared once and run again and again;
+			// after five runs PostgreSQL would switch to a generic plan,
+			// which cannot see how short the id lists are and scans whole
+			// tables. Plan every run for its own lists.
+			if _, err := tx.exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+				return internal("set up the recompute", err)
+			}
+		}
+		accounts, err := (&loader{ctx: ctx, tx: tx}).accounts(all)
+		if err != nil {
 			return err
 		}
-		batches := make(map[int64]*RecomputeBatch, len(accounts))
-		seqs := make(map[int64]int64, len(accounts))
+		if len(accounts) == 0 {
+			return (&loader{ctx: ctx, tx: tx}).write(all, nil, nil) // they are all gone
+		}
+		type account struct {
+			seq      int64
+			settings analytics.Settings
+			rates    *RateBook
+		}
+		accts := make(map[int64]*account, len(accounts))
 		for _, id := range accounts {
 			var seq int64
 			a, err := scanAnalyticsSettings(tx.queryRow(ctx, `UPDATE accounts SET analytics_seq = analytics_seq + 1 WHERE id = $1
@@ -347,39 +386,99 @@ func (s *Store) RecomputeCustomers(ctx context.Context, ids []int64, asOf time.T
 			if err != nil {
 				return err
 			}
-			seqs[id] = seq
-			batches[id] = &RecomputeBatch{AccountID: id, Settings: set, Rates: books.book(a.Currency)}
+			accts[id] = &account{seq: seq, settings: set, rates: books.book(a.Currency)}
 		}
-		if err := ld.load(ids); err != nil {
-			return err
+		seqs := make(map[int64]int64, len(accts))
+		for id, a := range accts {
+			seqs[id] = a.seq
 		}
-		outcomes := map[int64]*CustomerOutcome{}
-		for _, id := range accounts {
-			b := batches[id]
-			var currencies []string
-			for _, g := range ld.groups {
-				if g.account == id {
-					b.Inputs = append(b.Inputs, g.in)
-					currencies = append(currencies, g.currencies...)
+		// The readers see what this transaction sees: on SQLite, the
+		// read-only connections (this transaction holds the only write
+		// lock); on PostgreSQL, transactions on the snapshot exported now
+		// that the sequences are taken.
+		var readers func(ctx context.Context, n int) ([]querier, func(), error)
+		switch e := s.eng.(type) {
+		case *sqliteEngine:
+			readers = func(ctx context.Context, n int) ([]querier, func(), error) {
+				qs := make([]querier, n)
+				for i := range qs {
+					qs[i] = e.read()
+				}
+				return qs, func() {}, nil
+			}
+		case *postgresEngine:
+			var snapshot string
+			if err := tx.queryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
+				return internal("export the recompute's snapshot", err)
+			}
+			readers = func(ctx context.Context, n int) ([]querier, func(), error) {
+				return snapshotReaders(ctx, e, snapshot, min(n, pgReaders))
+			}
+		}
+
+		// Read batch after batch in the background, one batch ahead.
+		lctx, cancel := context.WithCancel(ctx)
+		loaded := make(chan *loader, 1)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(loaded)
+			for _, ids := range batches {
+				ld := &loader{ctx: lctx, tx: tx, readers: readers}
+				ld.err = ld.load(ids)
+				ld.requested = ids
+				select {
+				case loaded <- ld:
+				case <-lctx.Done():
+					return
+				}
+				if ld.err != nil {
+					return
 				}
 			}
-			if len(b.Inputs) == 0 {
-				continue
+		})
+		defer func() {
+			cancel()
+			for range loaded { // let the reader finish
 			}
-			slices.Sort(currencies)
-			if err := b.Rates.prepare(ctx, tx, tx.eng, slices.Compact(currencies)); err != nil {
+			wg.Wait()
+		}()
+		for ld := range loaded {
+			if ld.err != nil {
+				return ld.err
+			}
+			outcomes := map[int64]*CustomerOutcome{}
+			for _, id := range accounts {
+				a := accts[id]
+				b := &RecomputeBatch{AccountID: id, Settings: a.settings, Rates: a.rates}
+				var currencies []string
+				for _, g := range ld.groups {
+					if g.account == id {
+						b.Inputs = append(b.Inputs, g.in)
+						currencies = append(currencies, g.currencies...)
+					}
+				}
+				if len(b.Inputs) == 0 {
+					continue
+				}
+				slices.Sort(currencies)
+				if err := b.Rates.prepare(ctx, tx, tx.eng, slices.Compact(currencies)); err != nil {
+					return err
+				}
+				out := compute(b)
+				if len(out) != len(b.Inputs) {
+					return fmt.Errorf("store: recompute returned %d outcomes for %d customers", len(out), len(b.Inputs))
+				}
+				for i := range out {
+					outcomes[b.Inputs[i].CustomerID] = &out[i]
+				}
+			}
+			written += len(ld.members)
+			ld.ctx = ctx
+			if err := ld.write(ld.requested, seqs, outcomes); err != nil {
 				return err
 			}
-			out := compute(b)
-			if len(out) != len(b.Inputs) {
-				return fmt.Errorf("store: recompute returned %d outcomes for %d customers", len(out), len(b.Inputs))
-			}
-			for i := range out {
-				outcomes[b.Inputs[i].CustomerID] = &out[i]
-			}
 		}
-		written = len(ld.members)
-		return ld.write(seqs, outcomes)
+		return nil
 	})
 	return written, err
 }
@@ -399,15 +498,36 @@ type subRef struct {
 	ext string
 }
 
-// loader reads a recompute batch inside its transaction.
+// loader reads a recompute batch and writes its outcome inside the batch's
+// write transaction.
+//
+// The reads run in parallel on other connections that see exactly what the
+// transaction sees. On SQLite they go through the read-only connections:
+// the batch's transaction holds SQLite's only write lock, so no record can
+// change while it runs. On PostgreSQL they go through read-only
+// transactions on the snapshot the batch's transaction exports right after
+// taking its accounts' locks. Reading in parallel uses the second core (and,
+// on PostgreSQL, a second server process); the line items, the largest
+// read by far, are split in two.
 type loader struct {
 	ctx context.Context
-	tx  *txn
+	// tx is the batch's transaction: it writes, and reads only the
+	// customers' accounts before the readers exist.
+	tx *txn
+	// readers opens n connections that see what tx sees, and the function
+	// that releases them.
+	readers func(ctx context.Context, n int) ([]querier, func(), error)
+	// requested are the customer ids the batch was asked for; err is what
+	// reading it failed with.
+	requested []int64
+	err       error
 	// members are every customer whose rows the batch replaces, with the
 	// group (root customer id) each belongs to.
 	members   map[int64]int64
 	memberIDs []int64
 	groups    map[int64]*group
+	// digests are the stored digests of the members' derived rows.
+	digests map[int64]int64
 }
 
 func (ld *loader) list(ids []int64) any { return listArg(ld.tx.eng, ids) }
@@ -428,56 +548,152 @@ func (ld *loader) accounts(ids []int64) ([]int64, error) {
 	return out, internal("find the customers' accounts", err)
 }
 
+// parallel runs read functions at once on connections from qs, as many at
+// a time as there are connections, and returns the errors joined.
+func parallel(qs []querier, fns ...func(q querier) error) error {
+	work := make(chan func(q querier) error, len(fns))
+	for _, fn := range fns {
+		work <- fn
+	}
+	close(work)
+	errs := make([]error, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Go(func() {
+			var list []error
+			for fn := range work {
+				list = append(list, fn(q))
+			}
+			errs[i] = errors.Join(list...)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// pgReaders is how many connections a PostgreSQL recompute reads through
+// at once, beside its transaction's.
+const pgReaders = 2
+
+// snapshotReaders opens n read-only transactions on the snapshot a
+// recompute's transaction exported: they see exactly what it sees.
+func snapshotReaders(ctx context.Context, e *postgresEngine, snapshot string, n int) ([]querier, func(), error) {
+	var txs []pgx.Tx
+	release := func() {
+		for _, tx := range txs {
+			tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}
+	qs := make([]querier, 0, n)
+	for range n {
+		tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			release()
+			return nil, nil, internal("begin a read", err)
+		}
+		txs = append(txs, tx)
+		if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'; SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			release()
+			return nil, nil, internal("share the recompute's snapshot", err)
+		}
+		qs = append(qs, pgQuerier{tx})
+	}
+	return qs, release, nil
+}
+
+// Rows as read, before they are assigned to their groups.
+type (
+	itemRow struct {
+		cust, sub, plan int64
+		ext             string
+		inv             invoiceRow
+		it              analytics.LineItem
+	}
+	invoiceRow struct {
+		currency string
+		date     int64
+		ext      string
+	}
+	subscriptionRow struct {
+		id, cust, ds  int64
+		ext, set      string
+		cancellations []time.Time
+	}
+	transactionRow struct {
+		cust int64
+		t    analytics.Transaction
+	}
+	eventRow struct {
+		cust int64
+		ev   analytics.SubscriptionEvent
+	}
+)
+
 // load reads the customers, their groups and every record analytics needs.
 func (ld *loader) load(ids []int64) error {
-	ctx, tx := ld.ctx, ld.tx
-	// The groups the customers belong to.
-	roots := map[int64]bool{}
-	err := each(ctx, tx, `SELECT id, merged_into_id FROM customers WHERE `+ld.in("id", 1), []any{ld.list(ids)}, func(r rows) error {
-		var id int64
-		var into sql.NullInt64
-		if err := r.Scan(&id, &into); err != nil {
-			return err
-		}
-		if into.Valid {
-			roots[into.Int64] = true
-		} else {
-			roots[id] = true
-		}
-		return nil
-	})
+	ctx := ld.ctx
+	conns, release, err := ld.readers(ctx, 6)
 	if err != nil {
-		return internal("load customers", err)
+		return err
 	}
-	rootIDs := slices.Sorted(mapKeys(roots))
-	ld.members, ld.groups = map[int64]int64{}, map[int64]*group{}
+	defer release()
+	tx := conns[0]
+	// The groups the customers belong to: a customer merged into another
+	// (across data sources) is computed with it. One query reads the
+	// customers asked for, the ones they were merged into, and every
+	// customer merged into either.
 	type member struct {
 		id, account int64
 		country     string
 		into        sql.NullInt64
 	}
-	var all []member
-	scan := func(r rows) error {
-		var m member
-		err := r.Scan(&m.id, &m.account, &m.country, &m.into)
-		all = append(all, m)
-		return err
+	requested := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		requested[id] = true
 	}
 	const cols = `SELECT id, account_id, country, merged_into_id FROM customers WHERE `
-	if err := each(ctx, tx, cols+ld.in("id", 1), []any{ld.list(rootIDs)}, scan); err != nil {
+	var all []member
+	seenIDs := map[int64]bool{}
+	err = each(ctx, tx, cols+ld.in("id", 1)+
+		` UNION `+cols+`id IN (SELECT merged_into_id FROM customers WHERE `+ld.in("id", 1)+`)`+
+		` UNION `+cols+`merged_into_id IN (SELECT COALESCE(merged_into_id, id) FROM customers WHERE `+ld.in("id", 1)+`)`,
+		[]any{ld.list(ids)}, func(r rows) error {
+			var m member
+			if err := r.Scan(&m.id, &m.account, &m.country, &m.into); err != nil {
+				return err
+			}
+			if !seenIDs[m.id] {
+				seenIDs[m.id] = true
+				all = append(all, m)
+			}
+			return nil
+		})
+	if err != nil {
 		return internal("load customers", err)
 	}
-	if err := each(ctx, tx, cols+ld.in("merged_into_id", 1), []any{ld.list(rootIDs)}, scan); err != nil {
-		return internal("load merged customers", err)
+	roots := map[int64]bool{}
+	for _, m := range all {
+		if requested[m.id] {
+			if m.into.Valid {
+				roots[m.into.Int64] = true
+			} else {
+				roots[m.id] = true
+			}
+		}
 	}
+	ld.members, ld.groups = map[int64]int64{}, map[int64]*group{}
+	accounts := map[int64]bool{}
 	for _, m := range all {
 		root := m.id
 		if m.into.Valid && roots[m.into.Int64] {
 			root = m.into.Int64
+		} else if !roots[m.id] {
+			continue // the customer a requested one was merged into is not a root
 		}
 		ld.members[m.id] = root
 		if root == m.id {
 			ld.groups[root] = &group{account: m.account, in: analytics.CustomerInput{CustomerID: root, Country: strings.ToUpper(m.country)}, subs: map[subRef]int64{}}
+			accounts[m.account] = true
 		}
 	}
 	for id, root := range ld.members {
@@ -489,160 +705,267 @@ func (ld *loader) load(ids []int64) error {
 	if len(ld.memberIDs) == 0 {
 		return nil
 	}
-	memberArg := []any{ld.list(ld.memberIDs)}
-	groupOf := func(customerID int64) *group { return ld.groups[ld.members[customerID]] }
+	members := ld.list(ld.memberIDs)
+	half := ld.memberIDs[:len(ld.memberIDs)/2]
+	rest := ld.memberIDs[len(ld.memberIDs)/2:]
 
-	// Import-side subscriptions: their row ids, external ids and set ids,
-	// and their cancellation dates.
-	type subRow struct {
-		ds       int64
-		ext, set string
-	}
-	subsByID := map[int64]subRow{}
-	err = each(ctx, tx, `SELECT id, customer_id, data_source_id, external_id, set_external_id, cancellation_dates FROM subscriptions WHERE `+ld.in("customer_id", 1),
-		memberArg, func(r rows) error {
-			var id, cust, ds int64
-			var ext, set, dates string
-			if err := r.Scan(&id, &cust, &ds, &ext, &set, &dates); err != nil {
-				return err
-			}
-			subsByID[id] = subRow{ds, ext, set}
-			g := groupOf(cust)
-			g.subs[subRef{ds, ext}] = id
-			if dates == "" || dates == "[]" {
+	var items [2][]itemRow
+	var subs []subscriptionRow
+	var txs []transactionRow
+	var events []eventRow
+	plans := map[int64]analytics.Plan{}
+	ld.digests = map[int64]int64{}
+	readItems := func(part []int64, dst *[]itemRow) func(q querier) error {
+		return func(q querier) error {
+			if len(part) == 0 {
 				return nil
 			}
-			times, err := parseCancellationDates(dates)
+			// Subscription and trial line items: only what MRR depends on
+			// is read, since this is the largest read of a recompute.
+			// (Discounts are already in the amount; the invoice date and
+			// status change nothing under the settings Recur offers.) Their
+			// invoices are read on their own rather than joined row by row.
+			err := each(ctx, q, `SELECT id, customer_id, invoice_id, COALESCE(external_id, ''), type, data_source_id, COALESCE(subscription_id, 0),
+					COALESCE(plan_id, 0), service_period_start, service_period_end, amount_in_cents, tax_amount_in_cents, quantity,
+					prorated, proration_type, cancelled_at, event_order
+				FROM line_items WHERE `+ld.in("customer_id", 1)+` AND type IN ('subscription', 'trial') AND NOT disabled`,
+				[]any{ld.list(part)}, func(r rows) error {
+					var x itemRow
+					it := &x.it
+					var start, end, cancelled, order sql.NullInt64
+					err := r.Scan(&it.ID, &x.cust, &it.InvoiceID, &x.ext, &it.Type, &it.DataSourceID, &x.sub, &x.plan,
+						&start, &end, &it.AmountInCents, &it.TaxAmountInCents, &it.Quantity, &it.Prorated, &it.ProrationType, &cancelled, &order)
+					if err != nil {
+						return err
+					}
+					if start.Valid {
+						it.ServicePeriodStart = fromMicros(start.Int64)
+					}
+					if end.Valid {
+						it.ServicePeriodEnd = fromMicros(end.Int64)
+					}
+					it.CancelledAt, it.EventOrder = optTime(cancelled), optInt(order)
+					*dst = append(*dst, x)
+					return nil
+				})
+			return internal("load line items", err)
+		}
+	}
+	invoices := map[int64]invoiceRow{}
+	err = parallel(conns, readItems(half, &items[0]), readItems(rest, &items[1]),
+		func(q querier) error {
+			// The enabled invoices: their currency, and what orders their
+			// items.
+			err := each(ctx, q, `SELECT id, currency, date, external_id FROM invoices WHERE `+ld.in("customer_id", 1)+` AND NOT disabled`, []any{members}, func(r rows) error {
+				var id int64
+				var inv invoiceRow
+				err := r.Scan(&id, &inv.currency, &inv.date, &inv.ext)
+				invoices[id] = inv
+				return err
+			})
+			return internal("load invoices", err)
+		},
+		func(q querier) error {
+			// Import-side subscriptions: row ids, external and set ids,
+			// cancellation dates.
+			err := each(ctx, q, `SELECT id, customer_id, data_source_id, external_id, set_external_id, cancellation_dates FROM subscriptions WHERE `+ld.in("customer_id", 1),
+				[]any{members}, func(r rows) error {
+					var x subscriptionRow
+					var dates string
+					if err := r.Scan(&x.id, &x.cust, &x.ds, &x.ext, &x.set, &dates); err != nil {
+						return err
+					}
+					if dates != "" && dates != "[]" {
+						var err error
+						if x.cancellations, err = parseCancellationDates(dates); err != nil {
+							return fmt.Errorf("subscription %d has unreadable cancellation dates: %w", x.id, err)
+						}
+					}
+					subs = append(subs, x)
+					return nil
+				})
+			return internal("load subscriptions", err)
+		},
+		func(q querier) error {
+			// The plans of the accounts: few, and read once rather than
+			// joined to every line item.
+			err := each(ctx, q, `SELECT id, external_id, interval_count, interval_unit FROM plans WHERE `+ld.in("account_id", 1),
+				[]any{ld.list(slices.Sorted(mapKeys(accounts)))}, func(r rows) error {
+					var p analytics.Plan
+					var unit string
+					var count int64
+					if err := r.Scan(&p.ID, &p.ExternalID, &count, &unit); err != nil {
+						return err
+					}
+					p.IntervalCount, p.IntervalUnit = int(count), analytics.IntervalUnit(unit)
+					plans[p.ID] = p
+					return nil
+				})
+			return internal("load plans", err)
+		},
+		func(q querier) error {
+			// Payments of invoices with a failed payment: the only
+			// transactions that change anything (a subscription is past due
+			// when the invoice of its latest item has a failed payment and
+			// no successful one). A partial index holds the failed ones;
+			// the invoices are listed first, in two plain indexed reads
+			// rather than a semi-join a planner can get wrong.
+			var failed []int64
+			err := each(ctx, q, `SELECT DISTINCT invoice_id FROM transactions WHERE `+ld.in("customer_id", 1)+` AND result = 'failed' AND NOT disabled`,
+				[]any{members}, func(r rows) error {
+					var id int64
+					err := r.Scan(&id)
+					failed = append(failed, id)
+					return err
+				})
+			if err == nil && len(failed) > 0 {
+				err = each(ctx, q, `SELECT customer_id, invoice_id, type, result, date, amount_in_cents FROM transactions
+					WHERE `+ld.in("invoice_id", 1)+` AND type = 'payment' AND NOT disabled`,
+					[]any{ld.list(failed)}, func(r rows) error {
+						var x transactionRow
+						var date int64
+						var amount sql.NullInt64
+						if err := r.Scan(&x.cust, &x.t.InvoiceID, &x.t.Type, &x.t.Result, &date, &amount); err != nil {
+							return err
+						}
+						x.t.Date, x.t.AmountInCents = fromMicros(date), optInt(amount)
+						txs = append(txs, x)
+						return nil
+					})
+			}
 			if err != nil {
-				return fmt.Errorf("subscription %d has unreadable cancellation dates: %w", id, err)
+				return internal("load transactions", err)
 			}
-			for _, t := range times {
-				g.in.Cancellations = append(g.in.Cancellations, analytics.Cancellation{DataSourceID: ds, SubscriptionExternalID: ext, CancelledAt: t})
+			// Cancellation events and the retractions that may withdraw
+			// them.
+			err = each(ctx, q, `SELECT e.id, e.customer_id, COALESCE(e.external_id, ''), e.event_type, e.event_date, e.effective_date, e.data_source_id,
+					e.subscription_external_id, e.subscription_set_external_id, e.retracted_event_id, e.retracts_event_id
+				FROM subscription_events e WHERE `+ld.in("e.customer_id", 1)+` AND NOT e.disabled
+					AND e.event_type IN ('subscription_cancelled', 'subscription_event_retracted')`, []any{members}, func(r rows) error {
+				var x eventRow
+				ev := &x.ev
+				var date, effective int64
+				var retracts sql.NullInt64
+				err := r.Scan(&ev.ID, &x.cust, &ev.ExternalID, &ev.EventType, &date, &effective, &ev.DataSourceID,
+					&ev.SubscriptionExternalID, &ev.SubscriptionSetExternalID, &ev.RetractedEventID, &retracts)
+				if err != nil {
+					return err
+				}
+				ev.EventDate, ev.EffectiveDate = fromMicros(date), fromMicros(effective)
+				if retracts.Valid {
+					// The retraction was resolved to its event when it was
+					// written.
+					ev.RetractedEventID = strconv.FormatInt(retracts.Int64, 10)
+				}
+				events = append(events, x)
+				return nil
+			})
+			if err != nil {
+				return internal("load subscription events", err)
 			}
-			return nil
-		})
-	if err != nil {
-		return internal("load subscriptions", err)
-	}
-
-	// The plans of the accounts: few, and read once rather than joined to
-	// every line item.
-	accounts := map[int64]bool{}
-	for _, g := range ld.groups {
-		accounts[g.account] = true
-	}
-	plans := map[int64]analytics.Plan{}
-	err = each(ctx, tx, `SELECT id, external_id, interval_count, interval_unit FROM plans WHERE `+ld.in("account_id", 1),
-		[]any{ld.list(slices.Sorted(mapKeys(accounts)))}, func(r rows) error {
-			var p analytics.Plan
-			var unit string
-			var count int64
-			if err := r.Scan(&p.ID, &p.ExternalID, &count, &unit); err != nil {
+			// The digests of the rows stored now.
+			err = each(ctx, q, `SELECT customer_id, digest FROM customer_analytics WHERE `+ld.in("customer_id", 1), []any{members}, func(r rows) error {
+				var id, digest int64
+				err := r.Scan(&id, &digest)
+				ld.digests[id] = digest
 				return err
-			}
-			p.IntervalCount, p.IntervalUnit = int(count), analytics.IntervalUnit(unit)
-			plans[p.ID] = p
-			return nil
+			})
+			return internal("load analytics digests", err)
 		})
 	if err != nil {
-		return internal("load plans", err)
+		return err
 	}
 
-	// Subscription and trial line items of enabled invoices, with their
-	// invoice's currency. Only what MRR depends on is read: this is the
-	// largest read of a recompute. (Discounts are already in the amount;
-	// the invoice date and status change nothing under the settings Recur
-	// offers.)
-	seen := map[*group]map[string]bool{}
-	err = each(ctx, tx, `SELECT li.id, li.customer_id, li.invoice_id, i.currency, li.type, li.data_source_id, COALESCE(li.subscription_id, 0),
-			COALESCE(li.plan_id, 0), li.service_period_start, li.service_period_end, li.amount_in_cents, li.tax_amount_in_cents, li.quantity,
-			li.prorated, li.proration_type, li.cancelled_at, li.event_order
-		FROM line_items li JOIN invoices i ON i.id = li.invoice_id
-		WHERE `+ld.in("li.customer_id", 1)+` AND li.type IN ('subscription', 'trial') AND NOT li.disabled AND NOT i.disabled`, memberArg, func(r rows) error {
-		var it analytics.LineItem
-		var cust, sub, plan int64
-		var start, end, cancelled, order sql.NullInt64
-		err := r.Scan(&it.ID, &cust, &it.InvoiceID, &it.Currency, &it.Type, &it.DataSourceID, &sub, &plan,
-			&start, &end, &it.AmountInCents, &it.TaxAmountInCents, &it.Quantity, &it.Prorated, &it.ProrationType, &cancelled, &order)
-		if err != nil {
-			return err
+	// Assign the rows to their groups.
+	groupOf := func(customerID int64) *group { return ld.groups[ld.members[customerID]] }
+	subsByID := make(map[int64]*subscriptionRow, len(subs))
+	for i := range subs {
+		x := &subs[i]
+		subsByID[x.id] = x
+		g := groupOf(x.cust)
+		g.subs[subRef{x.ds, x.ext}] = x.id
+		for _, t := range x.cancellations {
+			g.in.Cancellations = append(g.in.Cancellations, analytics.Cancellation{DataSourceID: x.ds, SubscriptionExternalID: x.ext, CancelledAt: t})
 		}
-		if sr, ok := subsByID[sub]; ok {
-			it.SubscriptionExternalID, it.SubscriptionSetExternalID = sr.ext, sr.set
-		}
-		it.Plan = plans[plan]
-		if start.Valid {
-			it.ServicePeriodStart = fromMicros(start.Int64)
-		}
-		if end.Valid {
-			it.ServicePeriodEnd = fromMicros(end.Int64)
-		}
-		it.CancelledAt, it.EventOrder, it.CreatedSeq = optTime(cancelled), optInt(order), it.ID
-		g := groupOf(cust)
-		g.in.LineItems = append(g.in.LineItems, it)
-		if seen[g] == nil {
-			seen[g] = map[string]bool{}
-		}
-		if !seen[g][it.Currency] {
-			seen[g][it.Currency] = true
-			g.currencies = append(g.currencies, it.Currency)
-		}
-		return nil
-	})
-	if err != nil {
-		return internal("load line items", err)
 	}
-
-	// Payments of invoices with a failed payment: the only transactions
-	// that change anything (a subscription is past due when the invoice of
-	// its latest item has a failed payment and no successful one). A
-	// partial index holds the failed ones.
-	err = each(ctx, tx, `SELECT t.customer_id, t.invoice_id, t.type, t.result, t.date, t.amount_in_cents FROM transactions t
-		WHERE t.invoice_id IN (SELECT f.invoice_id FROM transactions f WHERE `+ld.in("f.customer_id", 1)+` AND f.result = 'failed' AND NOT f.disabled)
-			AND t.type = 'payment' AND NOT t.disabled`,
-		memberArg, func(r rows) error {
-			var t analytics.Transaction
-			var cust, date int64
-			var amount sql.NullInt64
-			if err := r.Scan(&cust, &t.InvoiceID, &t.Type, &t.Result, &date, &amount); err != nil {
-				return err
+	byGroup := map[*group][]*itemRow{}
+	for _, part := range items {
+		for i := range part {
+			x := &part[i]
+			inv, ok := invoices[x.it.InvoiceID]
+			if !ok {
+				continue // its invoice is disabled
 			}
-			t.Date, t.AmountInCents = fromMicros(date), optInt(amount)
-			g := groupOf(cust)
-			g.in.Transactions = append(g.in.Transactions, t)
-			return nil
-		})
-	if err != nil {
-		return internal("load transactions", err)
-	}
-
-	// Cancellation events and the retractions that may withdraw them.
-	err = each(ctx, tx, `SELECT e.id, e.customer_id, COALESCE(e.external_id, ''), e.event_type, e.event_date, e.effective_date, e.data_source_id,
-			e.subscription_external_id, e.subscription_set_external_id, e.retracted_event_id, e.retracts_event_id
-		FROM subscription_events e WHERE `+ld.in("e.customer_id", 1)+` AND NOT e.disabled
-			AND e.event_type IN ('subscription_cancelled', 'subscription_event_retracted')`, memberArg, func(r rows) error {
-		var ev analytics.SubscriptionEvent
-		var cust, date, effective int64
-		var retracts sql.NullInt64
-		err := r.Scan(&ev.ID, &cust, &ev.ExternalID, &ev.EventType, &date, &effective, &ev.DataSourceID,
-			&ev.SubscriptionExternalID, &ev.SubscriptionSetExternalID, &ev.RetractedEventID, &retracts)
-		if err != nil {
-			return err
+			x.inv, x.it.Currency = inv, inv.currency
+			if sr := subsByID[x.sub]; sr != nil {
+				x.it.SubscriptionExternalID, x.it.SubscriptionSetExternalID = sr.ext, sr.set
+			}
+			x.it.Plan = plans[x.plan]
+			g := groupOf(x.cust)
+			byGroup[g] = append(byGroup[g], x)
 		}
-		ev.EventDate, ev.EffectiveDate = fromMicros(date), fromMicros(effective)
-		if retracts.Valid {
-			// The retraction was resolved to its event when it was written.
-			ev.RetractedEventID = strconv.FormatInt(retracts.Int64, 10)
-		}
-		g := groupOf(cust)
-		g.in.Events = append(g.in.Events, ev)
-		return nil
-	})
-	if err != nil {
-		return internal("load subscription events", err)
 	}
-
+	for g, list := range byGroup {
+		// Items of a subscription starting at the same instant are
+		// processed in order of event_order, then of "creation" (metrics.md
+		// §2.3). Creation is taken as the billing system's own order — the
+		// invoice's date and external id, then the item's external id and
+		// content — never the order in which the records reached Recur, so
+		// that the result does not depend on how they were imported.
+		slices.SortFunc(list, compareItemRows)
+		seen := map[string]bool{}
+		g.in.LineItems = make([]analytics.LineItem, len(list))
+		for i, x := range list {
+			x.it.CreatedSeq = int64(i + 1)
+			g.in.LineItems[i] = x.it
+			if cur := x.it.Currency; !seen[cur] {
+				seen[cur] = true
+				g.currencies = append(g.currencies, cur)
+			}
+		}
+	}
+	for _, x := range txs {
+		g := groupOf(x.cust)
+		g.in.Transactions = append(g.in.Transactions, x.t)
+	}
+	for _, x := range events {
+		g := groupOf(x.cust)
+		g.in.Events = append(g.in.Events, x.ev)
+	}
 	return nil
+}
+
+// compareItemRows orders a customer's line items by what the billing
+// system says about them, never by their row ids.
+func compareItemRows(a, b *itemRow) int {
+	if c := cmp.Compare(a.inv.date, b.inv.date); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.inv.ext, b.inv.ext); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.ext, b.ext); c != 0 {
+		return c
+	}
+	x, y := &a.it, &b.it
+	if c := x.ServicePeriodStart.Compare(y.ServicePeriodStart); c != 0 {
+		return c
+	}
+	if c := x.ServicePeriodEnd.Compare(y.ServicePeriodEnd); c != 0 {
+		return c
+	}
+	if c := cmp.Or(cmp.Compare(x.AmountInCents, y.AmountInCents), cmp.Compare(x.TaxAmountInCents, y.TaxAmountInCents),
+		cmp.Compare(x.Quantity, y.Quantity), strings.Compare(x.Type, y.Type), strings.Compare(x.ProrationType, y.ProrationType),
+		strings.Compare(x.Plan.ExternalID, y.Plan.ExternalID), strings.Compare(x.SubscriptionExternalID, y.SubscriptionExternalID)); c != 0 {
+		return c
+	}
+	switch {
+	case x.Prorated == y.Prorated:
+		return 0
+	case x.Prorated:
+		return 1
+	}
+	return -1
 }
 
 // parseCancellationDates reads a subscription's stored cancellation_dates:
@@ -671,17 +994,30 @@ func parseCancellationDates(s string) ([]time.Time, error) {
 	return out, nil
 }
 
-// write replaces the members' derived rows with the outcomes.
-func (ld *loader) write(seqs map[int64]int64, outcomes map[int64]*CustomerOutcome) error {
+// write replaces the members' derived rows with the outcomes. A member
+// whose rows would come out the same as stored (same digest) is left
+// alone: a recompute that changes nothing writes nothing, and the metrics
+// readers have nothing new to load.
+//
+// The subscriptions and activities of the requested customers that no
+// longer exist are deleted too (they have no foreign key to go with them).
+func (ld *loader) write(requested []int64, seqs map[int64]int64, outcomes map[int64]*CustomerOutcome) error {
 	ctx, tx := ld.ctx, ld.tx
+	var gone []int64
+	for _, id := range requested {
+		if _, ok := ld.members[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) > 0 {
+		for _, t := range []string{"analytics_activities", "analytics_subscriptions"} {
+			if _, err := tx.exec(ctx, `DELETE FROM `+t+` WHERE `+ld.in("customer_id", 1), ld.list(gone)); err != nil {
+				return internal("delete derived rows", err)
+			}
+		}
+	}
 	if len(ld.memberIDs) == 0 {
 		return nil
-	}
-	arg := []any{ld.list(ld.memberIDs)}
-	for _, t := range []string{"analytics_activities", "analytics_subscriptions", "customer_analytics"} {
-		if _, err := tx.exec(ctx, `DELETE FROM `+t+` WHERE `+ld.in("customer_id", 1), arg...); err != nil {
-			return internal("replace derived rows", err)
-		}
 	}
 	type custRow struct {
 		id, account, seq int64
@@ -689,58 +1025,95 @@ func (ld *loader) write(seqs map[int64]int64, outcomes map[int64]*CustomerOutcom
 		mrr              int64
 		since            any
 		problem          string
-		contribution     any
+		contribution     []byte
 	}
-	crows := make([]custRow, 0, len(ld.memberIDs))
 	type subRow struct {
 		cust, account, subID int64
 		pos                  int
 		s                    *analytics.Subscription
 	}
-	var srows []subRow
 	type actRow struct {
 		cust, account int64
 		pos           int
 		m             *analytics.Movement
 	}
+	var crows []custRow
+	var srows []subRow
 	var arows []actRow
+	var changed []int64
+	h := fnv.New64a()
+	var buf []byte
 	for _, id := range ld.memberIDs {
 		root := ld.members[id]
 		g := ld.groups[root]
 		row := custRow{id: id, account: g.account, seq: seqs[g.account]}
-		out := outcomes[root]
-		if id != root || out == nil {
-			// A merged customer: its group's root holds its analytics.
-			crows = append(crows, row)
+		var subs []analytics.Subscription
+		var moves []analytics.Movement
+		if out := outcomes[root]; id == root && out != nil {
+			if out.Problem != "" {
+				row.problem = out.Problem
+			} else {
+				res := &out.Result
+				if len(res.Subscriptions) > 0 && res.Status != analytics.StatusLead {
+					row.status = string(res.Status)
+				}
+				row.mrr = res.MRRInCents
+				if !res.CustomerSince.IsZero() {
+					row.since = micros(res.CustomerSince)
+				}
+				row.contribution = encodeContribution(&res.Contribution)
+				subs, moves = res.Subscriptions, res.Movements
+			}
+		} // else a merged customer: its group's root holds its analytics.
+
+		// The digest covers every value the rows store.
+		buf = buf[:0]
+		buf = fmt.Appendf(buf, "%s|%d|%v|%s|%x|", row.status, row.mrr, row.since, row.problem, row.contribution)
+		for i := range subs {
+			sub := &subs[i]
+			buf = fmt.Appendf(buf, "s%d|%d|%s|%s|%d|%d|%s|%d|%s|%d|%d|%d|%t|%t|", g.subs[subRef{sub.DataSourceID, sub.ExternalID}], sub.DataSourceID,
+				sub.ExternalID, sub.SetExternalID, sub.Plan.ID, sub.Quantity, sub.Status, sub.MRRInCents, sub.Currency, sub.StartedAt.UnixMicro(),
+				sub.EndsAt.UnixMicro(), sub.CancelledAt.UnixMicro(), sub.Free, sub.Trial)
+		}
+		for i := range moves {
+			m := &moves[i]
+			buf = fmt.Appendf(buf, "m%d|%s|%d|%d|%d|%s|%s|%d|%d|", m.At.UnixMicro(), m.Type, m.AmountInCents, m.CustomerMRRInCents, m.DataSourceID,
+				m.SubscriptionExternalID, m.SetExternalID, m.PlanID, m.PreviousPlanID)
+		}
+		h.Reset()
+		h.Write(buf)
+		digest := int64(h.Sum64())
+		if old, ok := ld.digests[id]; ok && old == digest {
 			continue
 		}
-		if out.Problem != "" {
-			row.problem = out.Problem
-			crows = append(crows, row)
-			continue
-		}
-		res := &out.Result
-		if len(res.Subscriptions) > 0 && res.Status != analytics.StatusLead {
-			row.status = string(res.Status)
-		}
-		row.mrr = res.MRRInCents
-		if !res.CustomerSince.IsZero() {
-			row.since = micros(res.CustomerSince)
-		}
-		row.contribution = encodeContribution(&res.Contribution)
+		changed = append(changed, id)
 		crows = append(crows, row)
-		for i := range res.Subscriptions {
-			s := &res.Subscriptions[i]
+		ld.digests[id] = digest
+		for i := range subs {
+			s := &subs[i]
 			srows = append(srows, subRow{cust: id, account: g.account, subID: g.subs[subRef{s.DataSourceID, s.ExternalID}], pos: i, s: s})
 		}
-		for i := range res.Movements {
-			arows = append(arows, actRow{cust: id, account: g.account, pos: i, m: &res.Movements[i]})
+		for i := range moves {
+			arows = append(arows, actRow{cust: id, account: g.account, pos: i, m: &moves[i]})
 		}
 	}
-	err := tx.bulk(ctx, "customer_analytics", []string{"customer_id", "account_id", "seq", "status", "mrr", "customer_since", "error", "contribution"}, len(crows),
+	if len(changed) == 0 {
+		return nil
+	}
+	arg := []any{ld.list(changed)}
+	for _, t := range []string{"analytics_activities", "analytics_subscriptions", "customer_analytics"} {
+		if _, err := tx.exec(ctx, `DELETE FROM `+t+` WHERE `+ld.in("customer_id", 1), arg...); err != nil {
+			return internal("replace derived rows", err)
+		}
+	}
+	err := tx.bulk(ctx, "customer_analytics", []string{"customer_id", "account_id", "seq", "status", "mrr", "customer_since", "error", "contribution", "digest"}, len(crows),
 		func(i int, dst []any) []any {
 			r := &crows[i]
-			return append(dst, r.id, r.account, r.seq, r.status, r.mrr, r.since, r.problem, r.contribution)
+			var contribution any
+			if r.contribution != nil {
+				contribution = r.contribution
+			}
+			return append(dst, r.id, r.account, r.seq, r.status, r.mrr, r.since, r.problem, contribution, ld.digests[r.id])
 		})
 	if err != nil {
 		return internal("write customer analytics", err)
@@ -761,12 +1134,12 @@ func (ld *loader) write(seqs map[int64]int64, outcomes map[int64]*CustomerOutcom
 		return internal("write derived subscriptions", err)
 	}
 	err = tx.bulk(ctx, "analytics_activities", []string{"account_id", "customer_id", "position", "at", "type", "amount", "customer_mrr", "data_source_id",
-		"subscription_external_id", "set_external_id", "plan_id", "previous_plan_id", "currency", "amount_in_currency"}, len(arows),
+		"subscription_external_id", "set_external_id", "plan_id", "previous_plan_id"}, len(arows),
 		func(i int, dst []any) []any {
 			r := &arows[i]
 			m := r.m
 			return append(dst, r.account, r.cust, r.pos, micros(m.At), string(m.Type), m.AmountInCents, m.CustomerMRRInCents, m.DataSourceID,
-				m.SubscriptionExternalID, m.SetExternalID, idOrNil(m.PlanID), idOrNil(m.PreviousPlanID), m.Currency, m.AmountInInvoiceCurrency)
+				m.SubscriptionExternalID, m.SetExternalID, idOrNil(m.PlanID), idOrNil(m.PreviousPlanID))
 		})
 	return internal("write activities", err)
 }
@@ -1008,6 +1381,9 @@ func (s *Store) Metrics(ctx context.Context, accountID int64) (*analytics.Aggreg
 		return nil, nil, internal("check analytics", err)
 	}
 	if maxSeq > a.seq {
+		// a.seq moves only once every row is applied: rows come in no
+		// order, and a failure halfway must not skip any next time.
+		seen := a.seq
 		err := each(ctx, q, `SELECT customer_id, seq, error, contribution FROM customer_analytics WHERE account_id = $1 AND seq > $2`, []any{accountID, a.seq}, func(r rows) error {
 			var id, seq int64
 			var problem string
@@ -1015,7 +1391,7 @@ func (s *Store) Metrics(ctx context.Context, accountID int64) (*analytics.Aggreg
 			if err := r.Scan(&id, &seq, &problem, &data); err != nil {
 				return err
 			}
-			a.seq = max(a.seq, seq)
+			seen = max(seen, seq)
 			a.ids[id] = struct{}{}
 			if problem != "" {
 				a.problems[id] = problem
@@ -1036,6 +1412,7 @@ func (s *Store) Metrics(ctx context.Context, accountID int64) (*analytics.Aggreg
 		if err != nil {
 			return nil, nil, internal("load analytics", err)
 		}
+		a.seq = seen
 	}
 	if count < int64(len(a.ids)) {
 		// Rows went with their customers (a delete, a data source
@@ -1177,12 +1554,9 @@ type Activity struct {
 	At                 time.Time
 	// Type is one of analytics.MovementType.
 	Type string
-	// AmountInCents and CustomerMRRInCents are in the account currency;
-	// AmountInCurrency is the movement in the invoices' Currency.
+	// AmountInCents and CustomerMRRInCents are in the account currency.
 	AmountInCents          int64
 	CustomerMRRInCents     int64
-	Currency               string
-	AmountInCurrency       int64
 	SubscriptionExternalID string
 	SetExternalID          string
 	PlanExternalID         string
@@ -1241,8 +1615,8 @@ func (s *Store) ListActivities(ctx context.Context, accountID int64, f ActivityF
 		w.conds = append(w.conds, fmt.Sprintf("(a.at, a.customer_id, a.position) %s ($%d, $%d, $%d)", cmp, n+1, n+2, n+3))
 	}
 	w.args = append(w.args, f.Limit)
-	q := `SELECT a.id, a.customer_id, a.position, c.uuid, c.external_id, c.name, d.uuid, a.at, a.type, a.amount, a.customer_mrr, a.currency,
-			a.amount_in_currency, a.subscription_external_id, a.set_external_id, COALESCE(p.external_id, ''), COALESCE(p.name, ''), COALESCE(pp.name, '')
+	q := `SELECT a.id, a.customer_id, a.position, c.uuid, c.external_id, c.name, d.uuid, a.at, a.type, a.amount, a.customer_mrr,
+			a.subscription_external_id, a.set_external_id, COALESCE(p.external_id, ''), COALESCE(p.name, ''), COALESCE(pp.name, '')
 		FROM analytics_activities a JOIN customers c ON c.id = a.customer_id JOIN data_sources d ON d.id = a.data_source_id
 		LEFT JOIN plans p ON p.id = a.plan_id LEFT JOIN plans pp ON pp.id = a.previous_plan_id
 		WHERE ` + strings.Join(w.conds, " AND ") + ` ORDER BY a.at ` + dir + `, a.customer_id ` + dir + `, a.position ` + dir + ` LIMIT $` + itoa(len(w.args))
@@ -1251,7 +1625,7 @@ func (s *Store) ListActivities(ctx context.Context, accountID int64, f ActivityF
 		var a Activity
 		var at int64
 		err := r.Scan(&a.ID, &a.CustomerID, &a.Position, &a.CustomerUUID, &a.CustomerExternalID, &a.CustomerName, &a.DataSourceUUID, &at, &a.Type,
-			&a.AmountInCents, &a.CustomerMRRInCents, &a.Currency, &a.AmountInCurrency, &a.SubscriptionExternalID, &a.SetExternalID,
+			&a.AmountInCents, &a.CustomerMRRInCents, &a.SubscriptionExternalID, &a.SetExternalID,
 			&a.PlanExternalID, &a.PlanName, &a.PreviousPlanName)
 		if err != nil {
 			return err

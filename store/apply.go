@@ -59,7 +59,10 @@ func (s *Store) ApplyImport(ctx context.Context, imp *recur.Import, keys recur.I
 		}
 		final, reason := ch.Report.Result()
 		report, applied = ch.Report, true
-		return finishImport(ctx, tx, imp.ID, final, reason, ch.Report, s.now())
+		if err := finishImport(ctx, tx, imp.ID, final, reason, ch.Report, s.now()); err != nil {
+			return err
+		}
+		return s.enqueueWebhook(ctx, tx, imp.ID, final) // webhooks.go: announced with the commit that finishes it
 	})
 	return report, applied, err
 }

@@ -7,12 +7,12 @@ import (
 	"github.com/recurhq/recur"
 )
 
-const dataSourceColumns = `id, uuid, account_id, name, system, created_at`
+const dataSourceColumns = `id, uuid, account_id, name, system, created_at, webhook_url`
 
 func scanDataSource(r row) (*recur.DataSource, error) {
 	var d recur.DataSource
 	var created int64
-	if err := r.Scan(&d.ID, &d.UUID, &d.AccountID, &d.Name, &d.System, &created); err != nil {
+	if err := r.Scan(&d.ID, &d.UUID, &d.AccountID, &d.Name, &d.System, &created, &d.WebhookURL); err != nil {
 		return nil, err
 	}
 	d.CreatedAt = fromMicros(created)

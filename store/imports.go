@@ -211,7 +211,10 @@ func (s *Store) MarkImportProcessing(ctx context.Context, id int64) error {
 // cannot be applied at all.
 func (s *Store) FailImport(ctx context.Context, id int64, reason string, report *recur.ImportReport) error {
 	return s.eng.writeTx(ctx, func(tx *txn) error {
-		return finishImport(ctx, tx, id, recur.ImportFailed, reason, report, s.now())
+		if err := finishImport(ctx, tx, id, recur.ImportFailed, reason, report, s.now()); err != nil {
+			return err
+		}
+		return s.enqueueWebhook(ctx, tx, id, recur.ImportFailed) // webhooks.go
 	})
 }
 

@@ -71,7 +71,7 @@ func (s *Store) StartWorkers(ctx context.Context, workers *river.Workers, cfg Qu
 		cfg.ImportWorkers = 2
 	}
 	rc := &river.Config{
-		Queues:               map[string]river.QueueConfig{QueueImports: {MaxWorkers: cfg.ImportWorkers}},
+		Queues:               map[string]river.QueueConfig{QueueImports: {MaxWorkers: cfg.ImportWorkers}, QueueWebhooks: {MaxWorkers: WebhookWorkers}},
 		Workers:              workers,
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,

@@ -152,7 +152,14 @@ var cassetteKnownDifferences = []cassetteKnown{
 	// #3: POST /v1/customers
 	{"go/create_invoice.yaml", 3, "$: extra keys owner, website_url", cassetteWhyCustomerKeys},
 	// #6: GET /v1/invoices/{inv}
+	{"go/create_invoice.yaml", 5, "$.invoices[].line_items[]: extra keys event_order", cassetteWhyLineItemKeys},
+	{"go/create_invoice.yaml", 5, "$.invoices[].line_items[]: extra keys event_order, proration_type", cassetteWhyLineItemKeys},
+	{"go/create_invoice.yaml", 5, "$.invoices[].line_items[]: missing keys plan_uuid", cassetteWhyOneTimePlan},
+	{"go/create_invoice.yaml", 5, "$.invoices[].transactions[]: extra keys amount_in_cents, transaction_fees_currency, transaction_fees_in_cents", cassetteWhyTransactionKeys},
+	{"go/create_invoice.yaml", 5, "$.invoices[]: extra keys errors", cassetteWhyInvoiceKeys},
+	{"go/create_invoice.yaml", 6, "$.line_items[]: extra keys event_order", cassetteWhyLineItemKeys},
 	{"go/create_invoice.yaml", 6, "$.line_items[]: extra keys event_order, proration_type", cassetteWhyLineItemKeys},
+	{"go/create_invoice.yaml", 6, "$.line_items[]: missing keys plan_uuid", cassetteWhyOneTimePlan},
 	{"go/create_invoice.yaml", 6, "$.transactions[]: extra keys amount_in_cents, transaction_fees_currency, transaction_fees_in_cents", cassetteWhyTransactionKeys},
 	{"go/create_invoice.yaml", 6, "$: extra keys errors", cassetteWhyInvoiceKeys},
 

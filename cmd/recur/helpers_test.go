@@ -130,7 +130,9 @@ func startE2EServer(t *testing.T, dbURL string, extraArgs ...string) *e2eClient 
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := &e2eAddrWriter{addr: make(chan string, 1)}
 	stderr := &e2eBuffer{}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", dbURL}, extraArgs...)
+	// Test clients poll as fast as they like: no request rate limit unless
+	// a test asks for one in extraArgs (the later flag wins).
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--database", dbURL, "--rate-limit", "0"}, extraArgs...)
 	getenv := e2eEnv(map[string]string{"RECUR_API_KEY": e2eKey})
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, getenv, strings.NewReader(""), stdout, stderr) }()
@@ -181,7 +183,7 @@ type e2eProcess struct {
 func startE2EProcess(t *testing.T, dbURL string, extraArgs ...string) *e2eProcess {
 	t.Helper()
 	bin := e2eBinary(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", dbURL}, extraArgs...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--database", dbURL, "--rate-limit", "0"}, extraArgs...)...)
 	cmd.Env = append(e2eEnviron(), "RECUR_API_KEY="+e2eKey)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -120,9 +120,9 @@ func TestServeRefusesOversizedHeaders(t *testing.T) {
 }
 
 func TestServeRateLimitFlags(t *testing.T) {
-	db := storetest.SQLite(t).URL
 	// The default is ChartMogul's 40 requests per second, in bursts of 40.
-	c := startE2EServer(t, db)
+	// (startE2EServer turns the limit off, hence a server of our own.)
+	c := limServeDefaults(t, storetest.SQLite(t).URL)
 	ok, limited := 0, 0
 	for range 45 {
 		r := c.do(t, http.MethodGet, "/v1/ping", nil)
@@ -157,6 +157,34 @@ func TestServeRateLimitFlags(t *testing.T) {
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "--rate-limit") {
 		t.Errorf("--rate-limit -1: %v (exit %d), want a usage error naming the flag", err, exitCode(err))
 	}
+}
+
+// limServeDefaults runs `recur serve` through run() with no flags but its
+// address and database, so its limits are the defaults, until t ends.
+func limServeDefaults(t *testing.T, dbURL string) *e2eClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout := &e2eAddrWriter{addr: make(chan string, 1)}
+	stderr := &e2eBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--database", dbURL}, e2eEnv(map[string]string{"RECUR_API_KEY": e2eKey}), strings.NewReader(""), stdout, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("recur serve returned %v", err)
+		}
+	})
+	select {
+	case addr := <-stdout.addr:
+		return newE2EClient("http://"+addr, e2eKey)
+	case err := <-done:
+		t.Fatalf("recur serve stopped: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("recur serve did not start within 30s\n%s", stderr.String())
+	}
+	return nil
 }
 
 func TestServeImportQueueBoundFlag(t *testing.T) {

@@ -50,11 +50,17 @@ func rates(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	var cur string
 	switch sub {
 	case "import":
 		if fs.NArg() != 1 {
 			return usageError{"recur rates import takes one file: the ECB's eurofxref-hist.csv (or .zip), or a date,currency,rate CSV"}
 		}
+		c, ok := recur.NormalizeCurrency(*base)
+		if !ok {
+			return usageError{fmt.Sprintf("--base must be an ISO 4217 currency code such as USD; got %q", *base)}
+		}
+		cur = c
 	case "list":
 		if fs.NArg() != 0 {
 			return usageError{"recur rates list takes no arguments"}
@@ -89,10 +95,6 @@ func rates(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
-	}
-	cur, ok := recur.NormalizeCurrency(*base)
-	if !ok {
-		return usageError{fmt.Sprintf("--base must be an ISO 4217 currency code such as USD; got %q", *base)}
 	}
 	set, err := parseRates(filepath.Base(path), b, *format, cur)
 	if err != nil {

@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 // signal.
 func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, workers int, poll time.Duration, metrics *api.Metrics) (store.Queue, error) {
 	im := importer.New(st, log)
+	im.Webhooks.Render = api.ImportJSON // webhook bodies are exactly GET's (api/webhooks.go)
 	if metrics != nil {
 		im.Finished = metrics.ImportFinished
 	}

@@ -18,8 +18,10 @@ ALTER TABLE accounts ADD COLUMN churn_when_zero_mrr INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN analytics_seq INTEGER NOT NULL DEFAULT 0;
 
 -- One row per computed customer: its status, MRR and first paying day, the
--- reason it could not be computed (a missing exchange rate, named), and its
--- contribution to the account's metrics (store/analytics.go encodes it).
+-- reason it could not be computed (a missing exchange rate, named), its
+-- contribution to the account's metrics (store/analytics.go encodes it),
+-- and a digest of all its derived rows, so that a recompute that changes
+-- nothing writes nothing.
 -- status is '' while the customer has no subscription (its lead status
 -- shows instead).
 CREATE TABLE customer_analytics (
@@ -30,15 +32,22 @@ CREATE TABLE customer_analytics (
     mrr            INTEGER NOT NULL DEFAULT 0,
     customer_since INTEGER,
     error          TEXT    NOT NULL DEFAULT '',
+    digest         INTEGER NOT NULL DEFAULT 0,
     contribution   BLOB
 );
 CREATE INDEX customer_analytics_seq ON customer_analytics (account_id, seq);
 
+-- The derived subscriptions and activities of a customer carry no foreign
+-- key: checking one per inserted row would cost more than the rest of the
+-- write. The recompute replaces them by customer, deletes those of
+-- customers that are gone, and every read reaches them through an existing
+-- customer; customer_analytics, one row per customer, keeps the cascade.
+--
 -- The derived subscriptions of a customer (GET /v1/customers/{uuid}/subscriptions),
 -- in the analytics' order. mrr is in the account currency, currency is the
 -- invoices' currency.
 CREATE TABLE analytics_subscriptions (
-    customer_id     INTEGER NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    customer_id     INTEGER NOT NULL,
     position        INTEGER NOT NULL,
     account_id      INTEGER NOT NULL,
     subscription_id INTEGER,
@@ -63,7 +72,7 @@ CREATE TABLE analytics_subscriptions (
 CREATE TABLE analytics_activities (
     id                       INTEGER PRIMARY KEY,
     account_id               INTEGER NOT NULL,
-    customer_id              INTEGER NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    customer_id              INTEGER NOT NULL,
     position                 INTEGER NOT NULL,
     at                       INTEGER NOT NULL,
     type                     TEXT    NOT NULL,
@@ -73,9 +82,7 @@ CREATE TABLE analytics_activities (
     subscription_external_id TEXT    NOT NULL,
     set_external_id          TEXT    NOT NULL,
     plan_id                  INTEGER,
-    previous_plan_id         INTEGER,
-    currency                 TEXT    NOT NULL,
-    amount_in_currency       INTEGER NOT NULL
+    previous_plan_id         INTEGER
 );
 CREATE INDEX analytics_activities_account ON analytics_activities (account_id, at, customer_id, position);
 CREATE INDEX analytics_activities_customer ON analytics_activities (customer_id, position);
