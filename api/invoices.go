@@ -513,6 +513,7 @@ func (s *Server) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	invoices := make([]invoiceJSON, len(list))
 	for i := range list {
 		invoices[i] = toInvoice(&list[i], true)
+		withBalanceTransfer(&invoices[i], &list[i])
 	}
 	writeJSON(w, http.StatusOK, invoicesPage{Invoices: invoices, offsets: firstPage(p, total), Cursor: optString(cursor), HasMore: more})
 	return nil

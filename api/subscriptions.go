@@ -55,9 +55,7 @@ func (s *Server) listImportSubscriptions(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	// ChartMogul's legacy subscription list carries its offset keys on
-	// every page, cursor pages included (go/subscriptions.yaml).
-	p.Total = true
+
 	cusUUID := r.PathValue("uuid")
 	list, total, err := s.Store.CustomerSubscriptions(ctx, c.account.ID, cusUUID, p)
 	if err != nil {
@@ -75,8 +73,9 @@ func (s *Server) listImportSubscriptions(w http.ResponseWriter, r *http.Request)
 		Cursor  *string `json:"cursor"`
 		HasMore bool    `json:"has_more"`
 	}{CustomerUUID: cusUUID, Subscriptions: subs, Cursor: optString(cursor), HasMore: more}
-	one, pages := 1, (total+p.Limit-1)/p.Limit
-	out.offsets = offsets{CurrentPage: &one, TotalPages: &pages}
+	if p.After == 0 {
+		out.offsets = firstPage(p, total)
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

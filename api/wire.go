@@ -176,6 +176,9 @@ type subscriptionItemJSON struct {
 	TransactionFeesCurrency   *string `json:"transaction_fees_currency"`
 	DiscountDescription       *string `json:"discount_description"`
 	EventOrder                *int64  `json:"event_order"`
+	// BalanceTransfer appears only in GET /v1/invoices, as ChartMogul's
+	// newer answers of that list have it and its other answers do not.
+	BalanceTransfer *bool `json:"balance_transfer,omitzero"`
 	disabledState
 }
 
@@ -194,6 +197,7 @@ type oneTimeItemJSON struct {
 	TransactionFeesCurrency *string `json:"transaction_fees_currency"`
 	DiscountDescription     *string `json:"discount_description"`
 	EventOrder              *int64  `json:"event_order"`
+	BalanceTransfer         *bool   `json:"balance_transfer,omitzero"`
 	disabledState
 }
 
@@ -309,4 +313,20 @@ func optEventSeconds(t *time.Time) *string {
 	}
 	s := recur.FormatSeconds(*t)
 	return &s
+}
+
+// withBalanceTransfer adds balance_transfer to an invoice's line items: GET
+// /v1/invoices answers with it, ChartMogul's other invoice answers without.
+func withBalanceTransfer(j *invoiceJSON, inv *recur.Invoice) {
+	for i := range j.LineItems {
+		bt := inv.LineItems[i].BalanceTransfer
+		switch li := j.LineItems[i].(type) {
+		case subscriptionItemJSON:
+			li.BalanceTransfer = &bt
+			j.LineItems[i] = li
+		case oneTimeItemJSON:
+			li.BalanceTransfer = &bt
+			j.LineItems[i] = li
+		}
+	}
 }

@@ -116,6 +116,7 @@ const (
 	cassetteWhyTransactionKeys         = "Recorded before ChartMogul added amount_in_cents, transaction_fees_in_cents and transaction_fees_currency to transactions (2017 to 2020 recordings); the 2023 recording of ruby/ChartMogul_CustomerInvoices has all three."
 	cassetteWhyInvoiceKeys             = "Recorded before ChartMogul added errors to invoices (and customer_uuid to a retrieved invoice) (2017 to 2020 recordings); the 2023 recordings have them."
 	cassetteWhyLineItemKeys            = "Recorded before ChartMogul added event_order, proration_type and transaction_fees_in_cents to line items (2017 to 2020 recordings); the 2023 recording of ruby/ChartMogul_CustomerInvoices has them."
+	cassetteWhyLegacyOffsets           = "ChartMogul's recordings of the legacy subscription list disagree: this 2023-08 answer of a cursor page carries current_page and total_pages, the later Ruby recording of the same list's cursor page does not. Recur, like all its lists, sends them on the first page only."
 	cassetteWhyOneTimePlan             = "ChartMogul's answers of 2018 to 2020 gave one-time line items \"plan_uuid\": null; its newer answers and its documentation leave plan_uuid out of one-time items, as Recur does."
 	cassetteWhyClearbit                = "ChartMogul stopped sending attributes.clearbit in 2025; the 2023 recordings have it, and the official Go client v4.3.0 decodes it, so Recur keeps it."
 	cassetteWhySubscriptionKeys        = "Recorded in 2018, before ChartMogul added uuid and subscription_set_external_id to a customer's subscriptions; the 2023 recordings have both."
@@ -234,6 +235,7 @@ var cassetteKnownDifferences = []cassetteKnown{
 	{"go/subscription_events.yaml", 6, "$.subscription_events[]: extra keys disabled, disabled_at, event_order, retracted", cassetteWhyEventKeys},
 
 	// #2: POST /v1/customers
+	{"go/subscriptions.yaml", 5, "$: missing keys current_page, total_pages", cassetteWhyLegacyOffsets},
 	{"go/subscriptions.yaml", 2, "$: extra keys website_url", cassetteWhyCustomerKeys},
 
 	// #0: GET /v1/account
