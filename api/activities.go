@@ -22,8 +22,9 @@ import (
 // Lists page with opaque cursors, per_page up to 200 (default 200), in time
 // order (order=-date for the newest first). An activity's uuid is derived
 // from the movement itself, so it stays the same across recomputes that do
-// not change the movement; its integer id is the stored row's and changes
-// when the customer is recomputed. start-date and end-date bound activities
+// not change the movement; its integer id (customer activities) is the
+// customer's id and the movement's position, stable while the customer's
+// history does not change. start-date and end-date bound activities
 // by day (a timestamp bounds by instant). Descriptions are Recur's own
 // wording of ChartMogul's ("purchased the Gold plan").
 

@@ -155,6 +155,7 @@ func (e *cpEnv) callAs(key, method, path string, body any) cpResp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	oaCheck(e.t, req, res, raw) // openapi_test.go
 	out := cpResp{status: res.StatusCode, raw: string(raw)}
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		e.t.Fatalf("%s %s answered Content-Type %q, want JSON", method, path, ct)

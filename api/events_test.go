@@ -132,6 +132,7 @@ func (e *evEnv) doAs(key, method, path, body string) evResp {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	oaCheck(e.t, req, res, raw) // openapi_test.go
 	out := evResp{status: res.StatusCode, raw: raw, ctype: res.Header.Get("Content-Type")}
 	if len(raw) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))

@@ -180,6 +180,7 @@ func (e *invEnv) call(method, path string, body any) *invResp {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	oaCheck(e.t, req, res, raw) // openapi_test.go
 	r := &invResp{t: e.t, method: method, path: path, status: res.StatusCode, header: res.Header, raw: raw}
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		e.t.Errorf("%s %s: Content-Type %q, want application/json", method, path, ct)

@@ -130,6 +130,7 @@ func (c *mxClient) do(method, path, body string) mxResp {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	oaCheck(c.t, req, res, b) // openapi_test.go
 	return mxResp{t: c.t, req: method + " " + path, status: res.StatusCode, body: b}
 }
 

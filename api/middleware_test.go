@@ -157,6 +157,7 @@ func (e *obsEnv) send(t testing.TB, method, path, key string, body []byte, heade
 	if err != nil {
 		t.Fatal(err)
 	}
+	oaCheck(t, req, resp, b) // openapi_test.go
 	return obsResponse{status: resp.StatusCode, header: resp.Header, body: b}
 }
 

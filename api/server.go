@@ -47,6 +47,8 @@ type Server struct {
 	MaxQueuedImports int
 
 	limiter *rateLimiter
+	// routes are the patterns the route helper registered, for Routes.
+	routes []string
 }
 
 // New returns a Server on s with the default limits.
@@ -60,13 +62,16 @@ type router func(pattern string, h func(w http.ResponseWriter, r *http.Request) 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	s.routes = nil
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		s.routes = append(s.routes, pattern)
 		mux.Handle(pattern, s.authenticated(s.limited(h)))
 	}
 	registerOps(mux, s.Store, s.Metrics)
 	// The dashboard (GET / and /assets/) is a client of the routes below,
 	// served by the same process; it needs no key to load, only to read.
 	web.Register(mux)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // openapi.go
 	route("GET /v1/ping", s.ping)
 	route("GET /v1/account", s.account)
 

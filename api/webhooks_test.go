@@ -121,6 +121,7 @@ func (e *whEnv) do(t testing.TB, key, method, path, body string) whResp {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	oaCheck(t, req, resp, b) // openapi_test.go
 	return whResp{resp.StatusCode, b}
 }
 

@@ -354,11 +354,7 @@ func (s *Store) RecomputeBatches(ctx context.Context, batches [][]int64, asOf ti
 	written := 0
 	err := s.eng.writeTx(ctx, func(tx *txn) error {
 		if tx.eng == Postgres {
-			// The statements are prepared once and run again and again;
-			// after five runs PostgreSQL would switch to a generic plan,
-			// which cannot see how short the id lists are and scans whole
-			// tables. Plan every run for its own lists.
-			if _, err := tx.exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+			if _, err := tx.exec(ctx, pgRecomputeSettings); err != nil {
 				return internal("set up the recompute", err)
 			}
 		}
@@ -571,6 +567,17 @@ func parallel(qs []querier, fns ...func(q querier) error) error {
 	return errors.Join(errs...)
 }
 
+// pgRecomputeSettings are the planner settings of a recompute's
+// transactions on PostgreSQL. Every statement of a recompute finds rows by
+// a list of ids through an index, and a plan that scans a whole table is
+// always wrong for it; but the planner chooses one when the statistics are
+// stale (right after a large import, before autovacuum analyses the
+// tables, or never when autovacuum is off), and, for statements prepared
+// once and run again and again, after five runs, when it switches to a
+// generic plan that cannot see how short the lists are. So every run is
+// planned for its own lists, and sequential scans are priced out.
+const pgRecomputeSettings = `SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off`
+
 // pgReaders is how many connections a PostgreSQL recompute reads through
 // at once, beside its transaction's.
 const pgReaders = 2
@@ -592,7 +599,7 @@ func snapshotReaders(ctx context.Context, e *postgresEngine, snapshot string, n 
 			return nil, nil, internal("begin a read", err)
 		}
 		txs = append(txs, tx)
-		if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'; SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+		if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'; `+pgRecomputeSettings); err != nil {
 			release()
 			return nil, nil, internal("share the recompute's snapshot", err)
 		}
@@ -632,7 +639,7 @@ type (
 // load reads the customers, their groups and every record analytics needs.
 func (ld *loader) load(ids []int64) error {
 	ctx := ld.ctx
-	conns, release, err := ld.readers(ctx, 6)
+	conns, release, err := ld.readers(ctx, 8)
 	if err != nil {
 		return err
 	}
@@ -836,9 +843,12 @@ func (ld *loader) load(ids []int64) error {
 			if err != nil {
 				return internal("load transactions", err)
 			}
+			return nil
+		},
+		func(q querier) error {
 			// Cancellation events and the retractions that may withdraw
 			// them.
-			err = each(ctx, q, `SELECT e.id, e.customer_id, COALESCE(e.external_id, ''), e.event_type, e.event_date, e.effective_date, e.data_source_id,
+			err := each(ctx, q, `SELECT e.id, e.customer_id, COALESCE(e.external_id, ''), e.event_type, e.event_date, e.effective_date, e.data_source_id,
 					e.subscription_external_id, e.subscription_set_external_id, e.retracted_event_id, e.retracts_event_id
 				FROM subscription_events e WHERE `+ld.in("e.customer_id", 1)+` AND NOT e.disabled
 					AND e.event_type IN ('subscription_cancelled', 'subscription_event_retracted')`, []any{members}, func(r rows) error {
@@ -863,8 +873,11 @@ func (ld *loader) load(ids []int64) error {
 			if err != nil {
 				return internal("load subscription events", err)
 			}
+			return nil
+		},
+		func(q querier) error {
 			// The digests of the rows stored now.
-			err = each(ctx, q, `SELECT customer_id, digest FROM customer_analytics WHERE `+ld.in("customer_id", 1), []any{members}, func(r rows) error {
+			err := each(ctx, q, `SELECT customer_id, digest FROM customer_analytics WHERE `+ld.in("customer_id", 1), []any{members}, func(r rows) error {
 				var id, digest int64
 				err := r.Scan(&id, &digest)
 				ld.digests[id] = digest
@@ -1544,6 +1557,8 @@ func (s *Store) DerivedSubscriptions(ctx context.Context, customerID int64, afte
 // Activity is one MRR movement with what the activity lists show of its
 // customer and plans.
 type Activity struct {
+	// ID is customer id × 2^20 + position: stable while the customer's
+	// history does not change.
 	ID                 int64
 	CustomerID         int64
 	Position           int
@@ -1615,7 +1630,7 @@ func (s *Store) ListActivities(ctx context.Context, accountID int64, f ActivityF
 		w.conds = append(w.conds, fmt.Sprintf("(a.at, a.customer_id, a.position) %s ($%d, $%d, $%d)", cmp, n+1, n+2, n+3))
 	}
 	w.args = append(w.args, f.Limit)
-	q := `SELECT a.id, a.customer_id, a.position, c.uuid, c.external_id, c.name, d.uuid, a.at, a.type, a.amount, a.customer_mrr,
+	q := `SELECT a.customer_id, a.position, c.uuid, c.external_id, c.name, d.uuid, a.at, a.type, a.amount, a.customer_mrr,
 			a.subscription_external_id, a.set_external_id, COALESCE(p.external_id, ''), COALESCE(p.name, ''), COALESCE(pp.name, '')
 		FROM analytics_activities a JOIN customers c ON c.id = a.customer_id JOIN data_sources d ON d.id = a.data_source_id
 		LEFT JOIN plans p ON p.id = a.plan_id LEFT JOIN plans pp ON pp.id = a.previous_plan_id
@@ -1624,13 +1639,13 @@ func (s *Store) ListActivities(ctx context.Context, accountID int64, f ActivityF
 	err := each(ctx, s.eng.read(), q, w.args, func(r rows) error {
 		var a Activity
 		var at int64
-		err := r.Scan(&a.ID, &a.CustomerID, &a.Position, &a.CustomerUUID, &a.CustomerExternalID, &a.CustomerName, &a.DataSourceUUID, &at, &a.Type,
+		err := r.Scan(&a.CustomerID, &a.Position, &a.CustomerUUID, &a.CustomerExternalID, &a.CustomerName, &a.DataSourceUUID, &at, &a.Type,
 			&a.AmountInCents, &a.CustomerMRRInCents, &a.SubscriptionExternalID, &a.SetExternalID,
 			&a.PlanExternalID, &a.PlanName, &a.PreviousPlanName)
 		if err != nil {
 			return err
 		}
-		a.At = fromMicros(at)
+		a.At, a.ID = fromMicros(at), a.CustomerID<<20|int64(a.Position)
 		out = append(out, a)
 		return nil
 	})

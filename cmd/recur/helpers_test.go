@@ -315,7 +315,8 @@ func (c *e2eClient) send(method, path string, body []byte, headers ...string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return &e2eResponse{method: method, path: path, status: res.StatusCode, header: res.Header, body: b}, nil
+	// Every answer must match the OpenAPI document (openapi_test.go).
+	return &e2eResponse{method: method, path: path, status: res.StatusCode, header: res.Header, body: b}, e2eOpenAPICheck(req, res, b)
 }
 
 // do is send for the test's goroutine. Every answer of the API must be

@@ -65,12 +65,14 @@ CREATE TABLE analytics_subscriptions (
     free            INTEGER NOT NULL,
     trial           INTEGER NOT NULL,
     PRIMARY KEY (customer_id, position)
-);
+) WITHOUT ROWID;
 
 -- MRR movements (activities). position orders a customer's movements; the
--- account-wide list pages by (at, customer_id, position).
+-- account-wide list pages by (at, customer_id, position). An activity's
+-- public integer id is customer_id × 2^20 + position, stable while the
+-- customer's history does not change. Both tables are clustered by
+-- customer (WITHOUT ROWID): they are written and read a customer at a time.
 CREATE TABLE analytics_activities (
-    id                       INTEGER PRIMARY KEY,
     account_id               INTEGER NOT NULL,
     customer_id              INTEGER NOT NULL,
     position                 INTEGER NOT NULL,
@@ -82,10 +84,10 @@ CREATE TABLE analytics_activities (
     subscription_external_id TEXT    NOT NULL,
     set_external_id          TEXT    NOT NULL,
     plan_id                  INTEGER,
-    previous_plan_id         INTEGER
-);
+    previous_plan_id         INTEGER,
+    PRIMARY KEY (customer_id, position)
+) WITHOUT ROWID;
 CREATE INDEX analytics_activities_account ON analytics_activities (account_id, at, customer_id, position);
-CREATE INDEX analytics_activities_customer ON analytics_activities (customer_id, position);
 
 -- Exchange rates from `recur rates import`: rate is how many units of
 -- currency one unit of base bought at the close of day (days since
