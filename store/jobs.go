@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"log/slog"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -52,6 +53,8 @@ type QueueConfig struct {
 	RescueAfter time.Duration
 	// ErrorHandler sees job errors, for logs.
 	ErrorHandler river.ErrorHandler
+	// Logger receives River's own log lines (connection trouble, retries).
+	Logger *slog.Logger
 	// PeriodicJobs run on the elected leader among all workers.
 	PeriodicJobs []*river.PeriodicJob
 }
@@ -77,6 +80,7 @@ func (s *Store) StartWorkers(ctx context.Context, workers *river.Workers, cfg Qu
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		ErrorHandler:         cfg.ErrorHandler,
 		PeriodicJobs:         cfg.PeriodicJobs,
+		Logger:               cfg.Logger,
 	}
 	if cfg.PollInterval > 0 {
 		rc.FetchPollInterval = cfg.PollInterval

@@ -242,3 +242,14 @@ func isUniqueViolation(err error) bool {
 	}
 	return isPgUniqueViolation(err)
 }
+
+// sqliteBusy reports whether err is SQLite saying the database is locked by
+// another connection for longer than the busy timeout.
+func sqliteBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}

@@ -24,10 +24,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 
 	"github.com/recurhq/recur"
@@ -214,5 +218,27 @@ func internal(what string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
+	if unavailable(err) {
+		return &recur.Error{Code: recur.EUNAVAILABLE, Message: "The database cannot be reached right now, so nothing was stored; try again in a moment.", Err: err}
+	}
 	return &recur.Error{Code: recur.EINTERNAL, Message: "store: " + what, Err: err}
+}
+
+// unavailable reports whether err says the database could not be reached or
+// is busy, rather than that a statement is wrong: the caller may try again.
+func unavailable(err error) bool {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ne), errors.As(err, &ce), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, context.DeadlineExceeded), pgconn.Timeout(err):
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08 is connection exceptions; 57P01–57P03 are the server
+		// shutting down or not accepting connections yet.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return sqliteBusy(err) || strings.Contains(err.Error(), "conn closed")
 }

@@ -133,6 +133,7 @@ func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, worker
 	queue, err := st.StartWorkers(context.WithoutCancel(ctx), im.Workers(), store.QueueConfig{
 		ImportWorkers: workers, PollInterval: poll, JobTimeout: 10 * time.Minute, RescueAfter: 15 * time.Minute,
 		PeriodicJobs: im.PeriodicJobs(),
+		Logger:       log.With("component", "river"),
 		ErrorHandler: &jobErrors{log: log},
 	})
 	if err != nil {
