@@ -208,10 +208,12 @@ type activityJSON struct {
 	UUID                      string `json:"uuid"`
 }
 
+// activitiesPage is the account's activity list. As recorded, per_page
+// is on the first page only.
 type activitiesPage struct {
 	Entries []activityJSON `json:"entries"`
 	HasMore bool           `json:"has_more"`
-	PerPage int            `json:"per_page"`
+	PerPage *int           `json:"per_page,omitzero"`
 	Cursor  *string        `json:"cursor"`
 }
 
@@ -231,7 +233,10 @@ func (s *Server) listActivities(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	cur := callerOf(r.Context()).account.Currency
-	out := activitiesPage{Entries: make([]activityJSON, len(acts)), HasMore: more, PerPage: f.Limit, Cursor: optString(cursor)}
+	out := activitiesPage{Entries: make([]activityJSON, len(acts)), HasMore: more, Cursor: optString(cursor)}
+	if f.After == nil {
+		out.PerPage = &f.Limit
+	}
 	for i := range acts {
 		a := &acts[i]
 		out.Entries[i] = activityJSON{Description: describe(a), ActivityMRRMovement: a.AmountInCents, ActivityMRR: a.CustomerMRRInCents,
@@ -270,12 +275,26 @@ type customerActivityJSON struct {
 	SubscriptionExternalID string `json:"subscription-external-id"`
 }
 
-// customerPage is the paging of the per-customer lists, as recorded.
-type customerPage struct {
-	HasMore bool    `json:"has_more"`
-	PerPage int     `json:"per_page"`
-	Page    int     `json:"page"`
-	Cursor  *string `json:"cursor"`
+// customerList writes a page of a per-customer list in the recorded
+// shapes: the first page is {entries, has_more, per_page, page, cursor},
+// a page asked for by cursor {entries, cursor, has_more}. The cursor is
+// there whenever the page has entries, even the last: ChartMogul's is.
+func customerList[T any](w http.ResponseWriter, entries []T, more bool, perPage int, cursor string, first bool) {
+	if first {
+		writeJSON(w, http.StatusOK, struct {
+			Entries []T     `json:"entries"`
+			HasMore bool    `json:"has_more"`
+			PerPage int     `json:"per_page"`
+			Page    int     `json:"page"`
+			Cursor  *string `json:"cursor"`
+		}{entries, more, perPage, 1, optString(cursor)})
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Entries []T     `json:"entries"`
+		Cursor  *string `json:"cursor"`
+		HasMore bool    `json:"has_more"`
+	}{entries, optString(cursor), more})
 }
 
 // customerForAnalytics finds the path's customer: 404 when the account has
@@ -308,6 +327,10 @@ func (s *Server) listCustomerActivities(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	if cursor == "" && len(acts) > 0 {
+		last := acts[len(acts)-1]
+		cursor = encodeListCursor("customer_activities", callerOf(r.Context()).account.ID, last.At.UnixMicro(), last.CustomerID, int64(last.Position))
+	}
 	cur := callerOf(r.Context()).account.Currency
 	entries := make([]customerActivityJSON, len(acts))
 	for i := range acts {
@@ -316,10 +339,7 @@ func (s *Server) listCustomerActivities(w http.ResponseWriter, r *http.Request) 
 			ActivityARR: 12 * a.CustomerMRRInCents, Date: offsetTime(a.At), Type: a.Type, Currency: cur, CurrencySign: recur.CurrencySign(cur),
 			SubscriptionExternalID: a.SubscriptionExternalID}
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Entries []customerActivityJSON `json:"entries"`
-		customerPage
-	}{entries, customerPage{HasMore: more, PerPage: f.Limit, Page: 1, Cursor: optString(cursor)}})
+	customerList(w, entries, more, f.Limit, cursor, f.After == nil)
 	return nil
 }
 
@@ -352,7 +372,7 @@ func (s *Server) listCustomerSubscriptions(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	limit, after := defaultPerPage, -1
+	limit, pageNo := defaultPerPage, 1
 	q := r.URL.Query()
 	if v := q.Get("per_page"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -362,26 +382,19 @@ func (s *Server) listCustomerSubscriptions(w http.ResponseWriter, r *http.Reques
 		limit = min(n, maxPerPage)
 	}
 	if v := q.Get("cursor"); v != "" {
-		parts, err := decodeListCursor(v, "customer_subscriptions", c.account.ID, 2)
-		if err != nil {
-			return err
+		n, ok := decodeSubscriptionsCursor(v)
+		if !ok {
+			return badParam("cursor", `Parameter "cursor" is not a cursor of this list; pass the cursor value of the previous page unchanged, or leave it out for the first page.`)
 		}
-		if parts[0] != id {
-			return badParam("cursor", `Parameter "cursor" is not a cursor of this customer's subscriptions; leave it out for the first page.`)
-		}
-		after = int(parts[1])
+		pageNo = n
 	}
-	subs, err := s.Store.DerivedSubscriptions(r.Context(), id, after, limit+1)
+	subs, err := s.Store.DerivedSubscriptions(r.Context(), id, (pageNo-1)*limit-1, limit+1)
 	if err != nil {
 		return err
 	}
 	more := len(subs) > limit
 	if more {
 		subs = subs[:limit]
-	}
-	var cursor string
-	if more {
-		cursor = encodeListCursor("customer_subscriptions", c.account.ID, id, int64(subs[len(subs)-1].Position))
 	}
 	cur := c.account.Currency
 	entries := make([]customerSubscriptionJSON, len(subs))
@@ -396,9 +409,28 @@ func (s *Server) listCustomerSubscriptions(w http.ResponseWriter, r *http.Reques
 			BillingCycleCount: d.IntervalCount, StartDate: offsetTime(d.StartedAt), EndDate: offsetTime(d.EndsAt), Currency: cur,
 			CurrencySign: recur.CurrencySign(cur)}
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Entries []customerSubscriptionJSON `json:"entries"`
-		customerPage
-	}{entries, customerPage{HasMore: more, PerPage: limit, Page: 1, Cursor: optString(cursor)}})
+	customerList(w, entries, more, limit, encodeSubscriptionsCursor(pageNo+1), pageNo == 1 && q.Get("cursor") == "")
 	return nil
+}
+
+// A customer's subscriptions page by number, with ChartMogul's own cursor:
+// the base64 of "subscriptions_next_page=N" (as recorded), always present.
+// A list of one customer's subscriptions needs nothing more: the path
+// names the customer, and the cursor carries nothing of another account's.
+const subscriptionsCursorPrefix = "subscriptions_next_page="
+
+func encodeSubscriptionsCursor(page int) string {
+	return base64.StdEncoding.EncodeToString([]byte(subscriptionsCursorPrefix + strconv.Itoa(page)))
+}
+
+func decodeSubscriptionsCursor(c string) (int, bool) {
+	raw, err := base64.StdEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(string(raw), subscriptionsCursorPrefix))
+	if err != nil || !strings.HasPrefix(string(raw), subscriptionsCursorPrefix) || n < 1 || n > 1<<20 {
+		return 0, false
+	}
+	return n, true
 }

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/recurhq/recur"
 )
@@ -38,6 +40,9 @@ func (s *Server) handle(h func(w http.ResponseWriter, r *http.Request) error) ht
 // Read-only keys may only read.
 func (s *Server) authenticated(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if err := checkText(r); err != nil {
+			return err
+		}
 		key, pass, ok := r.BasicAuth()
 		if !ok || key == "" || (pass != "" && pass != key) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Recur"`)
@@ -67,4 +72,23 @@ func baseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host
+}
+
+// checkText refuses a path or query parameter that no stored value can
+// match and that the databases refuse to compare: invalid UTF-8, or the NUL
+// character.
+func checkText(r *http.Request) error {
+	bad := func(v string) bool { return !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 }
+	if bad(r.URL.Path) {
+		return recur.Errorf(recur.EBADREQUEST, "The path must be valid UTF-8 without the NUL character.")
+	}
+	for k, vs := range r.URL.Query() {
+		for _, v := range vs {
+			if bad(k) || bad(v) {
+				return &recur.Error{Code: recur.EBADREQUEST, Param: strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", ""), "?"),
+					Message: fmt.Sprintf("Parameter %s must be valid UTF-8 without the NUL character.", recur.Quote(strings.ToValidUTF8(k, "?")))}
+			}
+		}
+	}
+	return nil
 }

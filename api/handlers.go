@@ -30,15 +30,9 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 // are ignored, as ChartMogul ignores them (the Go client sends read-only
 // members such as uuid and created_at, empty).
 func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	body, tooLarge, err := readBody(w, r, s.MaxBody)
-	if tooLarge {
-		return recur.Errorf(recur.ETOOLARGE, "The request body is over the limit of %s.", megabytes(s.MaxBody))
-	}
+	body, err := s.body(w, r)
 	if err != nil {
-		return recur.Errorf(recur.EBADREQUEST, "The request body could not be read: %v", err)
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
+		return err
 	}
 	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(false)); err != nil {
 		var se *json.SemanticError

@@ -131,7 +131,7 @@ func (s *Server) createImport(w http.ResponseWriter, r *http.Request) error {
 		return recur.Errorf(recur.ETOOLARGE, "The payload is over the limit of %s; split it into several imports, keeping all records of a customer in one.", megabytes(s.MaxPayload))
 	}
 	if err != nil {
-		return recur.Errorf(recur.EBADREQUEST, "The request body could not be read: %v", err)
+		return bodyReadError(err)
 	}
 	if dry, err := boolParam(r, "dry_run"); err != nil {
 		return err

@@ -838,6 +838,43 @@ func TestActivitiesPaging(t *testing.T) {
 		if len(march) != 3 { // C's new business and churn, A's contraction
 			t.Errorf("%d activities in March, want 3", len(march))
 		}
+		// Pages asked for by cursor have the recorded shapes.
+		second := c.get("/v1/activities?per_page=1&cursor=" + url.QueryEscape(c.get("/v1/activities?per_page=1").want(http.StatusOK).str("cursor"))).want(http.StatusOK)
+		if got := mxKeys(t, second.body); !reflect.DeepEqual(got, []string{"entries", "has_more", "cursor"}) {
+			t.Errorf("second page of activities: keys %v", got)
+		}
+		a := c.customerUUID("A")
+		first := c.get("/v1/customers/" + a + "/activities?per_page=2").want(http.StatusOK)
+		next := c.get("/v1/customers/" + a + "/activities?per_page=2&cursor=" + url.QueryEscape(first.str("cursor"))).want(http.StatusOK)
+		if got := mxKeys(t, next.body); !reflect.DeepEqual(got, []string{"entries", "cursor", "has_more"}) {
+			t.Errorf("second page of a customer's activities: keys %v", got)
+		}
+		// A customer's subscriptions page with ChartMogul's own cursor.
+		var subs []string
+		path := "/v1/customers/" + a + "/subscriptions?per_page=1"
+		for i := 0; i < 5; i++ {
+			r := c.get(path).want(http.StatusOK)
+			for _, x := range r.entries() {
+				subs = append(subs, x["external_id"].(string))
+			}
+			if i == 0 && r.str("cursor") != "c3Vic2NyaXB0aW9uc19uZXh0X3BhZ2U9Mg==" {
+				t.Errorf("first cursor %q, want ChartMogul's subscriptions_next_page=2", r.str("cursor"))
+			}
+			if i > 0 {
+				if got := mxKeys(t, r.body); !reflect.DeepEqual(got, []string{"entries", "cursor", "has_more"}) {
+					t.Errorf("subscriptions page %d: keys %v", i+1, got)
+				}
+			}
+			if more, _ := r.obj()["has_more"].(bool); !more {
+				break
+			}
+			path = "/v1/customers/" + a + "/subscriptions?per_page=1&cursor=" + url.QueryEscape(r.str("cursor"))
+		}
+		if want := []string{"S_A1", "S_A2", "S_A3"}; !reflect.DeepEqual(subs, want) {
+			t.Errorf("subscriptions page by page %v, want %v", subs, want)
+		}
+		c.get("/v1/customers/" + a + "/subscriptions?cursor=bm9wZQ==").wantParam("cursor")
+
 		// Recomputing leaves activities' uuids as they were.
 		if err := e.st.EnqueueRecompute(context.Background(), store.RecomputeArgs{AccountID: c.account.ID, All: true}); err != nil {
 			t.Fatal(err)

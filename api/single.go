@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -28,12 +31,27 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, recur.Errorf(recur.ETOOLARGE, "The request body is over the limit of %s.", megabytes(s.MaxBody))
 	}
 	if err != nil {
-		return nil, recur.Errorf(recur.EBADREQUEST, "The request body could not be read: %v", err)
+		return nil, bodyReadError(err)
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return []byte("{}"), nil
 	}
+	// No column of Recur's may hold the NUL character; refuse it here rather
+	// than let the database refuse the write.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return nil, recur.Errorf(recur.EBADREQUEST, `The request body must not contain the NUL character (\u0000).`)
+	}
 	return body, nil
+}
+
+// bodyReadError says why a request body could not be read, without the
+// network addresses the reader's error carries.
+func bodyReadError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return recur.Errorf(recur.EBADREQUEST, "The request body did not arrive in time; send the request again.")
+	}
+	return recur.Errorf(recur.EBADREQUEST, "The request body could not be read in full; send the request again.")
 }
 
 // missing is ChartMogul's 400 for a required parameter that is absent.

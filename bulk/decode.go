@@ -19,6 +19,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -326,6 +327,9 @@ func readImportExternalID(dec *jsontext.Decoder) (string, error) {
 			return "", &recur.Error{Code: recur.EBADREQUEST, Param: "external_id", Message: fmt.Sprintf(
 				"external_id must be at most %d characters long; got %d", recur.MaxIDLength, len(s))}
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return "", &recur.Error{Code: recur.EBADREQUEST, Param: "external_id", Message: "external_id must not contain the NUL character (\\u0000)"}
+		}
 		return s, nil
 	}
 	return "", &recur.Error{Code: recur.EBADREQUEST, Param: "external_id", Message: fmt.Sprintf(
@@ -447,11 +451,21 @@ func (r *recordReader) str(field string, dst *string) error {
 		if err != nil {
 			return syntaxError(err)
 		}
+		if strings.IndexByte(s, 0) >= 0 {
+			r.nul(field)
+			return nil
+		}
 		*dst = s
 	default:
 		r.wrongType(field, "a string", v)
 	}
 	return nil
+}
+
+// nul records that a string member holds the NUL character, which no
+// database column of Recur's may store.
+func (r *recordReader) nul(field string) {
+	r.p.Fail(field, "%s must not contain the NUL character (\\u0000)", field)
 }
 
 // id reads a string member that may also be sent as a number, as ChartMogul's
@@ -467,6 +481,10 @@ func (r *recordReader) id(field string, dst *string) error {
 		s, err := unquote(v)
 		if err != nil {
 			return syntaxError(err)
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			r.nul(field)
+			return nil
 		}
 		*dst = s
 	case '0':

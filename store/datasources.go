@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/recurhq/recur"
 )
@@ -26,6 +27,9 @@ func (s *Store) CreateDataSource(ctx context.Context, accountID int64, name, sys
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, recur.Invalid(map[string]string{"name": "A name is required for each data source."})
+	}
+	if strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name) {
+		return nil, recur.Invalid(map[string]string{"name": "name must be valid text without the NUL character"})
 	}
 	if len(name) > recur.MaxIDLength {
 		return nil, recur.Invalid(map[string]string{"name": "name must be at most 255 characters long"})

@@ -18,6 +18,11 @@
 //
 // Any other request the document's router cannot place is a failure: the
 // server answered a route the document does not describe.
+//
+// RECUR_OPENAPI_COVERAGE=FILE makes every Validator append to FILE one line
+// per answer it checked, "<operationId> <status>", so that a run of the
+// tests shows which operations and statuses they exercise and which parts
+// of the document no answer ever held to (sort FILE | uniq -c).
 package openapitest
 
 import (
@@ -28,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 
@@ -161,7 +167,22 @@ func (v *Validator) Check(x Exchange) error {
 	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
 		return v.fail(x, route.Operation.OperationID, err)
 	}
+	coverage(route.Operation.OperationID, x.Status)
 	return nil
+}
+
+// coverage records a checked answer in RECUR_OPENAPI_COVERAGE's file.
+func coverage(operation string, status int) {
+	name := os.Getenv("RECUR_OPENAPI_COVERAGE")
+	if name == "" {
+		return
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %d\n", operation, status)
 }
 
 // unrouted handles an answer to a request the document's router cannot

@@ -139,16 +139,21 @@ func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, worker
 	if err != nil {
 		return nil, err
 	}
+	// The start-up work below is short and must not be cut off half-done by
+	// a signal arriving meanwhile: the workers are stopped properly after.
+	startCtx := context.WithoutCancel(ctx)
 	// Imports cut off by a crash or a hard stop resume now rather than when
 	// River rescues their jobs.
-	if n, err := im.Resume(ctx); err != nil {
+	if n, err := im.Resume(startCtx); err != nil {
+		queue.StopAndCancel(startCtx)
 		return nil, err
 	} else if n > 0 {
 		log.Info("resuming unfinished imports", "imports", n)
 	}
 	// Customers whose analytics were never computed (imported before
 	// analytics existed) get them now.
-	if n, err := st.QueueMissingAnalytics(ctx); err != nil {
+	if n, err := st.QueueMissingAnalytics(startCtx); err != nil {
+		queue.StopAndCancel(startCtx)
 		return nil, err
 	} else if n > 0 {
 		log.Info("computing missing analytics", "accounts", n)
