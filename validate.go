@@ -150,16 +150,24 @@ func ValidEmail(s string) bool {
 // customer, and with it every invoice, is never lost over a bad address.
 func (c *Customer) Validate(p *Problems, now time.Time) {
 	p.requireID("external_id", c.ExternalID)
-	p.checkText("name", c.Name)
-	p.checkText("company", c.Company)
-	p.checkText("city", c.City)
-	p.checkID("zip", c.Zip)
-	p.checkText("website_url", c.WebsiteURL)
 	// A dropped field is no longer given: re-importing a customer with a
 	// bad address must not erase the good one stored.
 	drop := func(f CustomerFields, dst *string) {
 		*dst = ""
 		c.Given &^= f
+	}
+	for _, f := range []struct {
+		name  string
+		field CustomerFields
+		dst   *string
+		max   int
+	}{{"name", CustomerName, &c.Name, MaxTextLength}, {"company", CustomerCompany, &c.Company, MaxTextLength},
+		{"city", CustomerCity, &c.City, MaxTextLength}, {"zip", CustomerZip, &c.Zip, MaxIDLength},
+		{"website_url", CustomerWebsiteURL, &c.WebsiteURL, MaxTextLength}} {
+		if len(*f.dst) > f.max {
+			p.Warn(f.name, "%s must be at most %d characters long; got %d; the customer was kept without it", f.name, f.max, len(*f.dst))
+			drop(f.field, f.dst)
+		}
 	}
 	if c.Email != "" && !ValidEmail(c.Email) {
 		p.Warn("email", "email %s is not a valid e-mail address; the customer was kept without it", Quote(c.Email))

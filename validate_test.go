@@ -141,14 +141,16 @@ func TestCustomerValidate(t *testing.T) {
 
 		// lengths of free text
 		{name: "name of 4096", in: recur.Customer{ExternalID: "c1", Name: long(4096)}},
+		// Over-long contact details are warnings: the customer is kept
+		// without them.
 		{name: "name of 4097", in: recur.Customer{ExternalID: "c1", Name: long(4097)},
-			errs: []recur.FieldProblem{fp("name", "name must be at most 4096 characters long; got 4097")}},
+			warns: []recur.FieldProblem{fp("name", "name must be at most 4096 characters long; got 4097; the customer was kept without it")}},
 		{name: "long texts", in: recur.Customer{ExternalID: "c1", Company: long(4097), City: long(5000), Zip: long(256), WebsiteURL: long(4097)},
-			errs: []recur.FieldProblem{
-				fp("company", "company must be at most 4096 characters long; got 4097"),
-				fp("city", "city must be at most 4096 characters long; got 5000"),
-				fp("zip", "zip must be at most 255 characters long; got 256"),
-				fp("website_url", "website_url must be at most 4096 characters long; got 4097"),
+			warns: []recur.FieldProblem{
+				fp("company", "company must be at most 4096 characters long; got 4097; the customer was kept without it"),
+				fp("city", "city must be at most 4096 characters long; got 5000; the customer was kept without it"),
+				fp("zip", "zip must be at most 255 characters long; got 256; the customer was kept without it"),
+				fp("website_url", "website_url must be at most 4096 characters long; got 4097; the customer was kept without it"),
 			}},
 
 		// e-mail: a warning, and the address is dropped
@@ -208,9 +210,9 @@ func TestCustomerValidate(t *testing.T) {
 		{name: "everything wrong", in: recur.Customer{Email: "nope", Country: "Narnia", LeadCreatedAt: &future, Name: long(4097)},
 			errs: []recur.FieldProblem{
 				fp("external_id", "external_id is required"),
-				fp("name", "name must be at most 4096 characters long; got 4097"),
 			},
 			warns: []recur.FieldProblem{
+				fp("name", "name must be at most 4096 characters long; got 4097; the customer was kept without it"),
 				badEmail("nope"),
 				fp("country", `country must be an ISO 3166-1 alpha-2 code such as US or DE; got "Narnia"; the customer was kept without it`),
 				fp("lead_created_at", "lead_created_at should be in the past; got 2026-01-01T01:00:00Z"),

@@ -491,7 +491,7 @@ func TestResolveDependentFailures(t *testing.T) {
 	ch := resolve(t, `{
 		"customers": [{"external_id": "c5", "name": "`+long+`"}],
 		"plans": [{"external_id": "weekly", "name": "Weekly", "interval_count": 1, "interval_unit": "week"}],
-		"invoices": [{"external_id": "inv_5", "customer_external_id": "c5", "date": "2023-01-01", "currency": "USD"},
+		"invoices": [{"external_id": "inv_5", "customer_external_id": "c5", "date": "2023-01-01", "currency": "ZZZ"},
 			{"external_id": "inv_6", "customer_external_id": "c1", "date": "2023-01-01", "currency": "USD"}],
 		"line_items": [{"invoice_external_id": "inv_5", "external_id": "li_5", "type": "one_time", "amount_in_cents": 1},
 			{"invoice_external_id": "inv_6", "type": "subscription", "amount_in_cents": 1, "plan_external_id": "weekly", "subscription_external_id": "s", "service_period_start": "2023-01-01", "service_period_end": "2023-01-08"}],
@@ -499,25 +499,27 @@ func TestResolveDependentFailures(t *testing.T) {
 		"subscription_events": [{"customer_external_id": "c5", "event_type": "subscription_cancelled", "event_date": "2023-01-01", "effective_date": "2023-01-01", "subscription_external_id": "s"},
 			{"customer_external_id": "c1", "event_type": "subscription_start", "event_date": "2023-01-01", "effective_date": "2023-01-01", "subscription_external_id": "s", "plan_external_id": "weekly", "currency": "USD", "amount_in_cents": 1}]
 	}`, stored())
-	nameTooLong := "name must be at most 4096 characters long; got 5000"
+	// A customer is never lost over its contact details: the long name is a
+	// warning. The invoice's unknown currency fails it and its records.
+	currency := `currency must be an ISO 4217 currency code such as USD, EUR or GBP; got "ZZZ"`
 	week := `interval_unit must be one of day, month, year; got "week" (a weekly plan is 7 day)`
 	checkFailures(t, ch,
-		rp(recur.RecordCustomers, 0, "c5", "name", "c5", nameTooLong),
 		rp(recur.RecordPlans, 0, "weekly", "interval_unit", "", week),
-		rp(recur.RecordInvoices, 0, "inv_5", "customer_external_id", "c5", `customer "c5" was not imported: `+nameTooLong),
-		rp(recur.RecordLineItems, 0, "li_5", "invoice_external_id", "c5", `invoice "inv_5" was not imported: customer "c5" was not imported: `+nameTooLong),
+		rp(recur.RecordInvoices, 0, "inv_5", "currency", "c5", currency),
+		rp(recur.RecordLineItems, 0, "li_5", "invoice_external_id", "c5", `invoice "inv_5" was not imported: `+currency),
 		rp(recur.RecordLineItems, 1, "", "plan_external_id", "c1", `plan "weekly" was not imported: `+week),
-		rp(recur.RecordTransactions, 0, "", "invoice_external_id", "c5", `invoice "inv_5" was not imported: customer "c5" was not imported: `+nameTooLong),
-		rp(recur.RecordSubscriptionEvents, 0, "", "customer_external_id", "c5", `customer "c5" was not imported: `+nameTooLong),
+		rp(recur.RecordTransactions, 0, "", "invoice_external_id", "c5", `invoice "inv_5" was not imported: `+currency),
 		rp(recur.RecordSubscriptionEvents, 1, "", "plan_external_id", "c1", `plan "weekly" was not imported: `+week),
 	)
-	checkWritten(t, ch, "customers 0+0 plans 0+0 subscriptions 0 invoices 1 line_items 0 transactions 0 events 0 touched 1")
+	checkWarnings(t, ch, rp(recur.RecordCustomers, 0, "c5", "name", "c5",
+		"name must be at most 4096 characters long; got 5000; the customer was kept without it"))
+	checkWritten(t, ch, "customers 1+0 plans 0+0 subscriptions 0 invoices 1 line_items 0 transactions 0 events 1 touched 2")
 	checkCounts(t, ch.Report, map[recur.RecordType]recur.TypeCounts{
-		recur.RecordCustomers: cnt(1, 0, 1), recur.RecordPlans: cnt(1, 0, 1), recur.RecordInvoices: cnt(2, 1, 1),
-		recur.RecordLineItems: cnt(2, 0, 2), recur.RecordTransactions: cnt(1, 0, 1), recur.RecordSubscriptionEvents: cnt(2, 0, 2),
+		recur.RecordCustomers: cnt(1, 1, 0), recur.RecordPlans: cnt(1, 0, 1), recur.RecordInvoices: cnt(2, 1, 1),
+		recur.RecordLineItems: cnt(2, 0, 2), recur.RecordTransactions: cnt(1, 0, 1), recur.RecordSubscriptionEvents: cnt(2, 1, 1),
 	})
 	// Records of a failed invoice count under the invoice's customer.
-	checkCustomerCounts(t, ch.Report, "c5 failed: customers 1/0/1 invoices 1/0/1 line_items 1/0/1 transactions 1/0/1 subscription_events 1/0/1\n"+
+	checkCustomerCounts(t, ch.Report, "c5 partially_imported: customers 1/1/0 invoices 1/0/1 line_items 1/0/1 transactions 1/0/1 subscription_events 1/1/0\n"+
 		"c1 partially_imported: invoices 1/1/0 line_items 1/0/1 subscription_events 1/0/1\n")
 	if ch.Report.Plans.Outcome() != recur.OutcomeFailed {
 		t.Errorf("plans outcome %s", ch.Report.Plans.Outcome())
@@ -564,19 +566,15 @@ func TestResolveDuplicates(t *testing.T) {
 	}
 	checkCustomerCounts(t, ch.Report, "c5 partially_imported: customers 2/1/1 invoices 2/1/1 line_items 4/3/1 transactions 2/1/1 subscription_events 2/1/1\n")
 
-	// When the first of two fails, the second is a duplicate still, and
-	// dependents give the first one's reason.
+	// The first of two with bad contact details is imported without them;
+	// the second is a duplicate still, and the invoice goes to the first.
 	ch = resolve(t, `{"customers": [{"external_id": "c5", "email": "x", "country": "Narnia", "zip": "`+strings.Repeat("9", 300)+`"}, {"external_id": "c5"}],
 		"invoices": [{"external_id": "inv_5", "customer_external_id": "c5", "date": "2023-01-01", "currency": "USD"}]}`, stored())
-	zip := "zip must be at most 255 characters long; got 300"
 	checkFailures(t, ch,
-		rp(recur.RecordCustomers, 0, "c5", "zip", "c5", zip),
 		rp(recur.RecordCustomers, 1, "c5", "external_id", "c5", dup("c5", "customers")),
-		rp(recur.RecordInvoices, 0, "inv_5", "customer_external_id", "c5", `customer "c5" was not imported: `+zip),
 	)
-	// A failed record's warnings are reported too.
-	if len(ch.Report.Warnings) != 2 {
-		t.Errorf("warnings %v", ch.Report.Warnings)
+	if len(ch.Report.Warnings) != 3 || len(ch.NewInvoices) != 1 {
+		t.Errorf("warnings %v, new invoices %d", ch.Report.Warnings, len(ch.NewInvoices))
 	}
 }
 
