@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +38,8 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	runs := fs.Int("runs", 7, "single imports to time; the median is reported")
 	imports := fs.Int("imports", 20, "imports sent back to back for the sustained figure")
 	dbURL := fs.String("database", "", "database to use (default: a fresh SQLite file in a temporary directory)")
+	single := fs.Bool("single-object", false, "also import one payload record by record through the single-object endpoints, and compare")
+	clients := fs.Int("clients", 8, "concurrent keep-alive clients of the single-object comparison")
 	workerProcs := fs.Int("worker-processes", 0, "apply imports in this many `recur worker` processes instead of the server process (PostgreSQL)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -141,6 +145,12 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		}
 	}
 	sustained := time.Since(start)
+	var singleRun *singleObjectRun
+	if *single {
+		if singleRun, err = importRecordByRecord(c, payloads[total-1], *clients); err != nil {
+			return fmt.Errorf("single-object comparison: %w", err)
+		}
+	}
 	stop()
 	<-done
 
@@ -153,6 +163,11 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "database: %s; imports applied %s\n", strings.SplitN(*dbURL, ":", 2)[0], where)
 	fmt.Fprintf(stdout, "sustained: %d imports, %d records in %s = %.0f records/s\n", *imports, sent, ms(sustained), rate)
 	fmt.Fprintf(stdout, "floor (decode + insert rows, no validation): %s; end to end / floor = %.2f\n", ms(floor), median.Seconds()/floor.Seconds())
+	if singleRun != nil {
+		fmt.Fprintf(stdout, "single-object endpoints, record by record: %d requests (%d records) in %s with %d keep-alive clients = %.0f requests/s; bulk is %.0f× faster (%s vs %s)\n",
+			singleRun.requests, singleRun.records, ms(singleRun.took), *clients, float64(singleRun.requests)/singleRun.took.Seconds(),
+			singleRun.took.Seconds()/median.Seconds(), ms(median), ms(singleRun.took))
+	}
 	fmt.Fprintf(stdout, "peak heap of one import (above the heap before it): %.1f MB\n", float64(peak)/(1<<20))
 	return nil
 }
@@ -254,6 +269,9 @@ func (c *benchClient) do(method, path string, body []byte, want int, out any) er
 	}
 	if resp.StatusCode != want {
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(b, out)
 }
@@ -509,4 +527,161 @@ func naiveChanges(payload []byte, ds *recur.DataSource) (*recur.ImportChanges, e
 		ch.NewEvents = append(ch.NewEvents, recur.EventLink{Event: e, Customer: customers[e.CustomerExternalID]})
 	}
 	return ch, nil
+}
+
+// singleObjectRun is what importing one payload record by record took.
+type singleObjectRun struct {
+	requests, records int
+	took              time.Duration
+}
+
+// importRecordByRecord imports a bulk payload's records one request each
+// through the single-object endpoints, into a data source of its own, with
+// clients concurrent keep-alive connections: plans first, then each
+// customer with its invoices (an invoice carries its first line item, which
+// ChartMogul requires), each further line item and transaction, and its
+// subscription events. Customers are spread over the clients.
+func importRecordByRecord(c *benchClient, payload []byte, clients int) (*singleObjectRun, error) {
+	var p struct {
+		Customers    []map[string]any `json:"customers"`
+		Plans        []map[string]any `json:"plans"`
+		Invoices     []map[string]any `json:"invoices"`
+		LineItems    []map[string]any `json:"line_items"`
+		Transactions []map[string]any `json:"transactions"`
+		Events       []map[string]any `json:"subscription_events"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return nil, err
+	}
+	ds, err := c.createDataSource(fmt.Sprintf("single-object %d", time.Now().UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return v }
+	itemsOf := map[string][]map[string]any{}
+	for _, li := range p.LineItems {
+		itemsOf[str(li, "invoice_external_id")] = append(itemsOf[str(li, "invoice_external_id")], li)
+	}
+	txOf := map[string][]map[string]any{}
+	for _, tr := range p.Transactions {
+		txOf[str(tr, "invoice_external_id")] = append(txOf[str(tr, "invoice_external_id")], tr)
+	}
+	invoicesOf := map[string][]map[string]any{}
+	for _, inv := range p.Invoices {
+		invoicesOf[str(inv, "customer_external_id")] = append(invoicesOf[str(inv, "customer_external_id")], inv)
+	}
+	eventsOf := map[string][]map[string]any{}
+	for _, ev := range p.Events {
+		eventsOf[str(ev, "customer_external_id")] = append(eventsOf[str(ev, "customer_external_id")], ev)
+	}
+
+	hc := &benchClient{base: c.base, key: c.key, http: &http.Client{Timeout: time.Minute,
+		Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}}
+	var requests atomic.Int64
+	post := func(path string, body any, out any) error {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		requests.Add(1)
+		return hc.do("POST", path, b, http.StatusCreated, out)
+	}
+	start := time.Now()
+	planUUID := map[string]string{}
+	for _, pl := range p.Plans {
+		pl["data_source_uuid"] = ds
+		var out struct {
+			UUID string `json:"uuid"`
+		}
+		if err := post("/v1/plans", pl, &out); err != nil {
+			return nil, err
+		}
+		planUUID[str(pl, "external_id")] = out.UUID
+	}
+	item := func(li map[string]any) map[string]any {
+		m := maps.Clone(li)
+		delete(m, "invoice_external_id")
+		if pl := str(m, "plan_external_id"); pl != "" {
+			m["plan_uuid"] = planUUID[pl]
+			delete(m, "plan_external_id")
+		}
+		return m
+	}
+	work := make(chan map[string]any)
+	errs := make(chan error, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cus := range work {
+				if err := importCustomer(post, ds, cus, invoicesOf[str(cus, "external_id")], itemsOf, txOf, eventsOf[str(cus, "external_id")], item, str); err != nil {
+					errs <- err
+					for range work {
+					}
+					return
+				}
+			}
+		}()
+	}
+	for _, cus := range p.Customers {
+		work <- cus
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return &singleObjectRun{requests: int(requests.Load()), took: time.Since(start),
+		records: len(p.Customers) + len(p.Plans) + len(p.Invoices) + len(p.LineItems) + len(p.Transactions) + len(p.Events)}, nil
+}
+
+// importCustomer sends one customer's records, one request each.
+func importCustomer(post func(string, any, any) error, ds string, cus map[string]any, invoices []map[string]any,
+	itemsOf, txOf map[string][]map[string]any, events []map[string]any, item func(map[string]any) map[string]any,
+	str func(map[string]any, string) string) error {
+	cus["data_source_uuid"] = ds
+	var created struct {
+		UUID string `json:"uuid"`
+	}
+	if err := post("/v1/customers", cus, &created); err != nil {
+		return err
+	}
+	for _, inv := range invoices {
+		ext := str(inv, "external_id")
+		items := itemsOf[ext]
+		body := maps.Clone(inv)
+		delete(body, "customer_external_id")
+		body["line_items"] = []map[string]any{item(items[0])}
+		var out struct {
+			Invoices []struct {
+				UUID string `json:"uuid"`
+			} `json:"invoices"`
+		}
+		if err := post("/v1/import/customers/"+created.UUID+"/invoices", map[string]any{"invoices": []any{body}}, &out); err != nil {
+			return err
+		}
+		inv := out.Invoices[0].UUID
+		for _, li := range items[1:] {
+			if err := post("/v1/import/invoices/"+inv+"/line_items", item(li), nil); err != nil {
+				return err
+			}
+		}
+		for _, tr := range txOf[ext] {
+			t := maps.Clone(tr)
+			delete(t, "invoice_external_id")
+			if err := post("/v1/import/invoices/"+inv+"/transactions", t, nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ev := range events {
+		e := maps.Clone(ev)
+		e["data_source_uuid"] = ds
+		if err := post("/v1/subscription_events", e, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
