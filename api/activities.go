@@ -278,7 +278,8 @@ type customerActivityJSON struct {
 // customerList writes a page of a per-customer list in the recorded
 // shapes: the first page is {entries, has_more, per_page, page, cursor},
 // a page asked for by cursor {entries, cursor, has_more}. The cursor is
-// there whenever the page has entries, even the last: ChartMogul's is.
+// null on the last page, as on every list of Recur's (ChartMogul's
+// recordings show one there too, leading to an empty page).
 func customerList[T any](w http.ResponseWriter, entries []T, more bool, perPage int, cursor string, first bool) {
 	if first {
 		writeJSON(w, http.StatusOK, struct {
@@ -326,10 +327,6 @@ func (s *Server) listCustomerActivities(w http.ResponseWriter, r *http.Request) 
 	acts, cursor, more, err := s.activityPage(r, f, "customer_activities")
 	if err != nil {
 		return err
-	}
-	if cursor == "" && len(acts) > 0 {
-		last := acts[len(acts)-1]
-		cursor = encodeListCursor("customer_activities", callerOf(r.Context()).account.ID, last.At.UnixMicro(), last.CustomerID, int64(last.Position))
 	}
 	cur := callerOf(r.Context()).account.Currency
 	entries := make([]customerActivityJSON, len(acts))
@@ -409,12 +406,19 @@ func (s *Server) listCustomerSubscriptions(w http.ResponseWriter, r *http.Reques
 			BillingCycleCount: d.IntervalCount, StartDate: offsetTime(d.StartedAt), EndDate: offsetTime(d.EndsAt), Currency: cur,
 			CurrencySign: recur.CurrencySign(cur)}
 	}
-	customerList(w, entries, more, limit, encodeSubscriptionsCursor(pageNo+1), pageNo == 1 && q.Get("cursor") == "")
+	var cursor string
+	if more {
+		cursor = encodeSubscriptionsCursor(pageNo + 1)
+	}
+	// ChartMogul's recordings of this list's later pages disagree (with and
+	// without per_page and page); every page carries them here, which
+	// every client reads.
+	customerList(w, entries, more, limit, cursor, true)
 	return nil
 }
 
 // A customer's subscriptions page by number, with ChartMogul's own cursor:
-// the base64 of "subscriptions_next_page=N" (as recorded), always present.
+// the base64 of "subscriptions_next_page=N", as recorded.
 // A list of one customer's subscriptions needs nothing more: the path
 // names the customer, and the cursor carries nothing of another account's.
 const subscriptionsCursorPrefix = "subscriptions_next_page="
@@ -433,4 +437,44 @@ func decodeSubscriptionsCursor(c string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// connectSubscriptions answers POST /v1/customers/{uuid}/connect_subscriptions
+// (connect) and .../disconnect_subscriptions: 202 with an empty object, as
+// recorded, once the connection is stored and the customer's recompute
+// queued; 404 for an unknown customer; 400 for a body without a
+// subscriptions list; 422 naming a subscription that is not the customer's
+// (or fewer than two to connect). Subscriptions are named by the uuid their
+// list shows (with or without "sub_"), or by external_id (and
+// data_source_uuid), as older clients do.
+func (s *Server) connectSubscriptions(connect bool) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in struct {
+			Subscriptions []struct {
+				UUID           string `json:"uuid"`
+				DataSourceUUID string `json:"data_source_uuid"`
+				ExternalID     string `json:"external_id"`
+			} `json:"subscriptions"`
+		}
+		if err := s.decodeBody(w, r, &in); err != nil {
+			return err
+		}
+		if in.Subscriptions == nil {
+			return badParam("subscriptions", `The body needs "subscriptions": a list of {"uuid", "data_source_uuid"} of the customer's subscriptions.`)
+		}
+		refs := make([]store.SubscriptionRef, len(in.Subscriptions))
+		for i, sub := range in.Subscriptions {
+			refs[i] = store.SubscriptionRef{UUID: sub.UUID, DataSourceUUID: sub.DataSourceUUID, ExternalID: sub.ExternalID}
+		}
+		c := callerOf(r.Context())
+		op := s.Store.DisconnectSubscriptions
+		if connect {
+			op = s.Store.ConnectSubscriptions
+		}
+		if err := op(r.Context(), c.account.ID, r.PathValue("uuid"), refs); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, struct{}{})
+		return nil
+	}
 }

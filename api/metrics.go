@@ -46,6 +46,8 @@ func (s *Server) analyticsRoutes(route router) {
 	route("GET /v1/activities", s.listActivities)
 	route("GET /v1/customers/{uuid}/activities", s.listCustomerActivities)
 	route("GET /v1/customers/{uuid}/subscriptions", s.listCustomerSubscriptions)
+	route("POST /v1/customers/{uuid}/connect_subscriptions", s.connectSubscriptions(true))
+	route("POST /v1/customers/{uuid}/disconnect_subscriptions", s.connectSubscriptions(false))
 }
 
 // metricKind is one metrics endpoint: its path, its default interval, and

@@ -860,10 +860,8 @@ func TestActivitiesPaging(t *testing.T) {
 			if i == 0 && r.str("cursor") != "c3Vic2NyaXB0aW9uc19uZXh0X3BhZ2U9Mg==" {
 				t.Errorf("first cursor %q, want ChartMogul's subscriptions_next_page=2", r.str("cursor"))
 			}
-			if i > 0 {
-				if got := mxKeys(t, r.body); !reflect.DeepEqual(got, []string{"entries", "cursor", "has_more"}) {
-					t.Errorf("subscriptions page %d: keys %v", i+1, got)
-				}
+			if got := mxKeys(t, r.body); !reflect.DeepEqual(got, []string{"entries", "has_more", "per_page", "page", "cursor"}) {
+				t.Errorf("subscriptions page %d: keys %v", i+1, got)
 			}
 			if more, _ := r.obj()["has_more"].(bool); !more {
 				break
@@ -1206,12 +1204,14 @@ func BenchmarkImportToAnalytics(b *testing.B) {
 					time.Sleep(time.Millisecond)
 				}
 				done := time.Now()
+				// In place: the account's metrics (as GET /v1/metrics/* reads
+				// them) hold every customer imported so far.
 				for {
-					n, err := e.st.AnalyticsPending(ctx)
+					agg, _, err := e.st.Metrics(ctx, c.account.ID)
 					if err != nil {
 						b.Fatal(err)
 					}
-					if n == 0 {
+					if agg.Len() >= (i+1)*1000 {
 						break
 					}
 					time.Sleep(time.Millisecond)
@@ -1224,4 +1224,70 @@ func BenchmarkImportToAnalytics(b *testing.B) {
 				float64(med.Microseconds())/1000, float64(slices.Max(lat).Microseconds())/1000, len(lat))
 		})
 	}
+}
+
+// TestConnectSubscriptions: a subscription that moved to a new one (a new
+// billing system) is churn and reactivation until the two are connected,
+// then one subscription whose MRR carries on; disconnecting undoes it.
+func TestConnectSubscriptions(t *testing.T) {
+	mxEngines(t, func(t *testing.T, e *mxEnv) {
+		c := e.client(t, "connect")
+		p := &mxPayload{}
+		p.customer("X", "US")
+		p.plan("monthly", 1, "month")
+		p.renewals("X", "S_OLD", "monthly", "2024-01-01", 1, 3, 5000)
+		p.cancel("X", "S_OLD", "2024-03-20")
+		p.renewals("X", "S_NEW", "monthly", "2024-04-05", 1, 3, 5500)
+		c.importPayload(p.json(t))
+		x := c.customerUUID("X")
+		types := func() []string {
+			var out []string
+			for _, a := range c.get("/v1/customers/" + x + "/activities").want(http.StatusOK).entries() {
+				out = append(out, fmt.Sprintf("%s %s %d", a["date"].(string)[:10], a["type"], num(a["activity-mrr-movement"])))
+			}
+			return out
+		}
+		apart := []string{"2024-01-01 new_biz 5000", "2024-03-20 churn -5000", "2024-04-05 reactivation 5500"}
+		if got := types(); !reflect.DeepEqual(got, apart) {
+			t.Fatalf("before connecting: %v, want %v", got, apart)
+		}
+		subs := c.get("/v1/customers/" + x + "/subscriptions").want(http.StatusOK).entries()
+		if len(subs) != 2 {
+			t.Fatalf("%d subscriptions, want 2", len(subs))
+		}
+		body := fmt.Sprintf(`{"subscriptions":[{"data_source_uuid":%q,"uuid":%q},{"data_source_uuid":%q,"uuid":%q}]}`,
+			c.ds, subs[0]["uuid"], c.ds, strings.TrimPrefix(subs[1]["uuid"].(string), "sub_"))
+		if r := c.do("POST", "/v1/customers/"+x+"/connect_subscriptions", body).want(http.StatusAccepted); string(r.body) != "{}" {
+			t.Errorf("connect answered %s, want {}", r.body)
+		}
+		e.settle(t)
+		if got, want := types(), []string{"2024-01-01 new_biz 5000", "2024-04-05 expansion 500"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("connected: %v, want %v", got, want)
+		}
+		subs = c.get("/v1/customers/" + x + "/subscriptions").want(http.StatusOK).entries()
+		if len(subs) != 1 || subs[0]["external_id"] != "S_NEW" || subs[0]["start-date"] != "2024-01-01T00:00:00+00:00" || num(subs[0]["mrr"]) != 5500 {
+			t.Errorf("connected subscriptions: %v", subs)
+		}
+		march := c.get("/v1/metrics/mrr?interval=month&start-date=2024-03-01&end-date=2024-03-31").want(http.StatusOK).entries()
+		if num(march[0]["mrr"]) != 5000 || num(march[0]["mrr-churn"]) != 0 {
+			t.Errorf("connected March: %v", march[0])
+		}
+
+		// Disconnecting one of the two dissolves the group.
+		c.do("POST", "/v1/customers/"+x+"/disconnect_subscriptions", fmt.Sprintf(`{"subscriptions":[{"uuid":%q}]}`, subs[0]["uuid"])).want(http.StatusAccepted)
+		e.settle(t)
+		if got := types(); !reflect.DeepEqual(got, apart) {
+			t.Errorf("disconnected: %v, want %v", got, apart)
+		}
+
+		c.do("POST", "/v1/customers/"+x+"/connect_subscriptions", fmt.Sprintf(`{"subscriptions":[{"uuid":%q}]}`, subs[0]["uuid"])).want(http.StatusUnprocessableEntity)
+		r := c.do("POST", "/v1/customers/"+x+"/connect_subscriptions", `{"subscriptions":[{"uuid":"sub_nope"},{"uuid":"sub_nada"}]}`).want(http.StatusUnprocessableEntity)
+		if !strings.Contains(string(r.body), "sub_nope") {
+			t.Errorf("unknown subscription: %s", r.body)
+		}
+		c.do("POST", "/v1/customers/"+x+"/connect_subscriptions", `{}`).wantParam("subscriptions")
+		c.do("POST", "/v1/customers/cus_00000000-0000-0000-0000-000000000000/connect_subscriptions", body).want(http.StatusNotFound)
+		// Another account cannot connect this customer's subscriptions.
+		e.client(t, "connect-other").do("POST", "/v1/customers/"+x+"/connect_subscriptions", body).want(http.StatusNotFound)
+	})
 }

@@ -69,7 +69,7 @@ func (w *recomputeWorker) Work(ctx context.Context, job *river.Job[store.Recompu
 // settings change. Errors are the database's; River retries the job.
 func (im *Importer) Recompute(ctx context.Context, args store.RecomputeArgs) (int, error) {
 	start := time.Now()
-	books := &store.RateBooks{}
+	books := rateBooks(im.Store)
 	asOf := im.Now()
 	total := 0
 	run := func(ids []int64) error {
@@ -129,6 +129,16 @@ func (im *Importer) Recompute(ctx context.Context, args store.RecomputeArgs) (in
 		im.Log.Debug("analytics recomputed", "customers", total, "duration_ms", time.Since(start).Milliseconds())
 	}
 	return total, nil
+}
+
+// books keeps each store's exchange rates in memory across recompute jobs:
+// a job after an import would otherwise read a currency's whole history
+// again. A book reloads itself when the stored rates change.
+var books sync.Map // *store.Store → *store.RateBooks
+
+func rateBooks(st *store.Store) *store.RateBooks {
+	b, _ := books.LoadOrStore(st, &store.RateBooks{})
+	return b.(*store.RateBooks)
 }
 
 // computeBatch computes a batch's customers on every core.

@@ -290,17 +290,25 @@ func (s *Store) UpdateAnalyticsSettings(ctx context.Context, accountID int64, ch
 	return out, err
 }
 
-// RateBooks caches a RateBook per base currency across the batches of one
-// recompute job.
-type RateBooks struct{ books map[string]*RateBook }
+// RateBooks caches a RateBook per base currency across recomputes: each
+// book reloads itself when the stored rates change. It is safe for
+// concurrent use; the zero value is ready.
+type RateBooks struct {
+	mu    sync.Mutex
+	books map[string]*RateBook
+}
 
-func (r *RateBooks) book(base string) *RateBook {
+// book returns the book converting into base from the stored rates of
+// version, replacing one of an older version.
+func (r *RateBooks) book(base string, version int64) *RateBook {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.books == nil {
 		r.books = map[string]*RateBook{}
 	}
 	b := r.books[base]
-	if b == nil {
-		b = NewRateBook(base)
+	if b == nil || b.version != version {
+		b = NewRateBook(base, version)
 		r.books[base] = b
 	}
 	return b
@@ -370,6 +378,10 @@ func (s *Store) RecomputeBatches(ctx context.Context, batches [][]int64, asOf ti
 			settings analytics.Settings
 			rates    *RateBook
 		}
+		version, err := ratesVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
 		accts := make(map[int64]*account, len(accounts))
 		for _, id := range accounts {
 			var seq int64
@@ -382,7 +394,7 @@ func (s *Store) RecomputeBatches(ctx context.Context, batches [][]int64, asOf ti
 			if err != nil {
 				return err
 			}
-			accts[id] = &account{seq: seq, settings: set, rates: books.book(a.Currency)}
+			accts[id] = &account{seq: seq, settings: set, rates: books.book(a.Currency, version)}
 		}
 		seqs := make(map[int64]int64, len(accts))
 		for id, a := range accts {
@@ -571,12 +583,12 @@ func parallel(qs []querier, fns ...func(q querier) error) error {
 // transactions on PostgreSQL. Every statement of a recompute finds rows by
 // a list of ids through an index, and a plan that scans a whole table is
 // always wrong for it; but the planner chooses one when the statistics are
-// stale (right after a large import, before autovacuum analyses the
-// tables, or never when autovacuum is off), and, for statements prepared
-// once and run again and again, after five runs, when it switches to a
-// generic plan that cannot see how short the lists are. So every run is
-// planned for its own lists, and sequential scans are priced out.
-const pgRecomputeSettings = `SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off`
+// stale (right after a large import, before autovacuum analyses the tables,
+// or never when autovacuum is off), or for the generic plan of a statement
+// run again and again, which cannot see how short the lists are. So
+// sequential scans are priced out (measured: 40 ms against 1.5 ms for one
+// batch's line items on an unanalysed table).
+const pgRecomputeSettings = `SET LOCAL enable_seqscan = off`
 
 // pgReaders is how many connections a PostgreSQL recompute reads through
 // at once, beside its transaction's.
@@ -759,6 +771,7 @@ func (ld *loader) load(ids []int64) error {
 		}
 	}
 	invoices := map[int64]invoiceRow{}
+	connections := map[int64]int64{} // subscription → group
 	err = parallel(conns, readItems(half, &items[0]), readItems(rest, &items[1]),
 		func(q querier) error {
 			// The enabled invoices: their currency, and what orders their
@@ -876,6 +889,17 @@ func (ld *loader) load(ids []int64) error {
 			return nil
 		},
 		func(q querier) error {
+			// Connected subscriptions.
+			err := each(ctx, q, `SELECT sc.subscription_id, sc.group_id FROM subscription_connections sc JOIN subscriptions s ON s.id = sc.subscription_id
+				WHERE `+ld.in("s.customer_id", 1), []any{members}, func(r rows) error {
+				var sub, group int64
+				err := r.Scan(&sub, &group)
+				connections[sub] = group
+				return err
+			})
+			return internal("load connected subscriptions", err)
+		},
+		func(q querier) error {
 			// The digests of the rows stored now.
 			err := each(ctx, q, `SELECT customer_id, digest FROM customer_analytics WHERE `+ld.in("customer_id", 1), []any{members}, func(r rows) error {
 				var id, digest int64
@@ -892,11 +916,19 @@ func (ld *loader) load(ids []int64) error {
 	// Assign the rows to their groups.
 	groupOf := func(customerID int64) *group { return ld.groups[ld.members[customerID]] }
 	subsByID := make(map[int64]*subscriptionRow, len(subs))
+	subsByRef := make(map[subRef]*subscriptionRow, len(subs))
 	for i := range subs {
 		x := &subs[i]
-		subsByID[x.id] = x
+		subsByID[x.id], subsByRef[subRef{x.ds, x.ext}] = x, x
+	}
+	carried := connect(connections, subsByID, items)
+	for i := range subs {
+		x := &subs[i]
 		g := groupOf(x.cust)
 		g.subs[subRef{x.ds, x.ext}] = x.id
+		if carried[x.id] != nil {
+			continue // a connected subscription another carries on
+		}
 		for _, t := range x.cancellations {
 			g.in.Cancellations = append(g.in.Cancellations, analytics.Cancellation{DataSourceID: x.ds, SubscriptionExternalID: x.ext, CancelledAt: t})
 		}
@@ -912,6 +944,12 @@ func (ld *loader) load(ids []int64) error {
 			x.inv, x.it.Currency = inv, inv.currency
 			if sr := subsByID[x.sub]; sr != nil {
 				x.it.SubscriptionExternalID, x.it.SubscriptionSetExternalID = sr.ext, sr.set
+			}
+			if p := carried[x.sub]; p != nil {
+				// Computed as part of the subscription that carries it on;
+				// only that one's cancellations end the group.
+				x.it.DataSourceID, x.it.SubscriptionExternalID, x.it.SubscriptionSetExternalID = p.ds, p.ext, p.set
+				x.it.CancelledAt = nil
 			}
 			x.it.Plan = plans[x.plan]
 			g := groupOf(x.cust)
@@ -942,10 +980,63 @@ func (ld *loader) load(ids []int64) error {
 		g.in.Transactions = append(g.in.Transactions, x.t)
 	}
 	for _, x := range events {
+		if sr := subsByRef[subRef{x.ev.DataSourceID, x.ev.SubscriptionExternalID}]; sr != nil && carried[sr.id] != nil &&
+			x.ev.EventType == analytics.EventSubscriptionCancelled {
+			continue // the cancellation of a subscription another carries on
+		}
 		g := groupOf(x.cust)
 		g.in.Events = append(g.in.Events, x.ev)
 	}
 	return nil
+}
+
+// connect returns, for each connected subscription that another carries
+// on, the one that does: in each group of connected subscriptions present,
+// the one whose first item starts last (ties: the larger external id, then
+// the larger row id).
+func connect(connections map[int64]int64, subs map[int64]*subscriptionRow, items [2][]itemRow) map[int64]*subscriptionRow {
+	if len(connections) == 0 {
+		return nil
+	}
+	first := map[int64]time.Time{}
+	for _, part := range items {
+		for i := range part {
+			x := &part[i]
+			if _, ok := connections[x.sub]; !ok {
+				continue
+			}
+			if t, ok := first[x.sub]; !ok || x.it.ServicePeriodStart.Before(t) {
+				first[x.sub] = x.it.ServicePeriodStart
+			}
+		}
+	}
+	groups := map[int64][]*subscriptionRow{}
+	for sub, g := range connections {
+		if sr := subs[sub]; sr != nil {
+			groups[g] = append(groups[g], sr)
+		}
+	}
+	out := map[int64]*subscriptionRow{}
+	for _, list := range groups {
+		if len(list) < 2 {
+			continue
+		}
+		lead := slices.MaxFunc(list, func(a, b *subscriptionRow) int {
+			if c := first[a.id].Compare(first[b.id]); c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.ext, b.ext); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		for _, sr := range list {
+			if sr != lead {
+				out[sr.id] = lead
+			}
+		}
+	}
+	return out
 }
 
 // compareItemRows orders a customer's line items by what the billing

@@ -198,9 +198,17 @@ type RateBook struct {
 	mu     sync.RWMutex
 }
 
-// NewRateBook returns an empty book converting into base.
-func NewRateBook(base string) *RateBook {
-	return &RateBook{base: base, version: -1, series: map[[2]string]*rateSeries{}, loaded: map[string]bool{}}
+// NewRateBook returns an empty book converting into base, from the stored
+// rates of version (the largest exchange_rate_sets id; 0 when none).
+func NewRateBook(base string, version int64) *RateBook {
+	return &RateBook{base: base, version: version, series: map[[2]string]*rateSeries{}, loaded: map[string]bool{}}
+}
+
+// ratesVersion is the version of the stored rates.
+func ratesVersion(ctx context.Context, q querier) (int64, error) {
+	var version int64
+	err := q.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM exchange_rate_sets`).Scan(&version)
+	return version, internal("read the rates version", err)
 }
 
 // Base returns the currency the book converts into.
@@ -295,18 +303,13 @@ func (b *RateBook) Rate(currency string, day analytics.Day) (float64, error) {
 }
 
 // prepare makes sure the book holds every pair that can convert currencies
-// into the base, reloading everything when the stored rates changed since
-// the book was filled.
+// into the base. It only ever adds rates: a book whose stored rates
+// changed is replaced (RateBooks.book), never emptied under a recompute
+// still using it.
 func (b *RateBook) prepare(ctx context.Context, q querier, eng Engine, currencies []string) error {
-	var version int64
-	if err := q.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM exchange_rate_sets`).Scan(&version); err != nil {
-		return internal("read the rates version", err)
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if version != b.version {
-		b.series, b.loaded, b.version = map[[2]string]*rateSeries{}, map[string]bool{}, version
-	}
+	version := b.version
 	var need []string
 	for _, c := range currencies {
 		if c != b.base && !b.loaded[c] {

@@ -20,9 +20,10 @@
 // server answered a route the document does not describe.
 //
 // RECUR_OPENAPI_COVERAGE=FILE makes every Validator append to FILE one line
-// per answer it checked, "<operationId> <status>", so that a run of the
-// tests shows which operations and statuses they exercise and which parts
-// of the document no answer ever held to (sort FILE | uniq -c).
+// per answer it checked, "<operationId> <status>" (or "skipped: <reason>"),
+// so that a run of the tests shows which operations and statuses they
+// exercise, which parts of the document no answer ever held to, and what
+// was let through (sort FILE | uniq -c).
 package openapitest
 
 import (
@@ -129,6 +130,7 @@ func (v *Validator) skip(reason string) {
 	v.mu.Lock()
 	v.skipped[reason]++
 	v.mu.Unlock()
+	coverage("skipped:", reason)
 }
 
 // Check validates one answer against the document: its status must be one
@@ -172,7 +174,7 @@ func (v *Validator) Check(x Exchange) error {
 }
 
 // coverage records a checked answer in RECUR_OPENAPI_COVERAGE's file.
-func coverage(operation string, status int) {
+func coverage(operation string, status any) {
 	name := os.Getenv("RECUR_OPENAPI_COVERAGE")
 	if name == "" {
 		return
@@ -182,7 +184,7 @@ func coverage(operation string, status int) {
 		return
 	}
 	defer f.Close()
-	fmt.Fprintf(f, "%s %d\n", operation, status)
+	fmt.Fprintf(f, "%s %v\n", operation, status)
 }
 
 // unrouted handles an answer to a request the document's router cannot

@@ -89,6 +89,17 @@ CREATE TABLE analytics_activities (
 ) WITHOUT ROWID;
 CREATE INDEX analytics_activities_account ON analytics_activities (account_id, at, customer_id, position);
 
+-- Connected subscriptions (POST /v1/customers/{uuid}/connect_subscriptions):
+-- subscriptions of a customer (or of customers merged into it) that are one
+-- subscription moved between billing systems, by group. The analytics
+-- compute a group as one subscription: the one that started last carries
+-- on the others' MRR, and only its cancellations end it.
+CREATE TABLE subscription_connections (
+    subscription_id INTEGER PRIMARY KEY REFERENCES subscriptions (id) ON DELETE CASCADE,
+    group_id        INTEGER NOT NULL
+);
+CREATE INDEX subscription_connections_group ON subscription_connections (group_id);
+
 -- Exchange rates from `recur rates import`: rate is how many units of
 -- currency one unit of base bought at the close of day (days since
 -- 1970-01-01). The ECB's file has base EUR.
