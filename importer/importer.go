@@ -47,6 +47,7 @@ func (im *Importer) Workers() *river.Workers {
 	river.AddWorker(w, &applyWorker{im: im})
 	river.AddWorker(w, &resumeWorker{im: im})
 	river.AddWorker(w, &recomputeWorker{im: im})
+	river.AddWorker(w, &recomputeDirtyWorker{im: im})
 	river.AddWorker(w, &webhookWorker{im: im})
 	return w
 }

@@ -17,10 +17,12 @@ import (
 	"github.com/recurhq/recur/store"
 )
 
-// The analytics recompute. Every write of records queues a
-// store.RecomputeArgs job in its own transaction (Store.AfterWrite, wired to
-// Store.Touch); this worker recomputes the customers it names from their
-// stored records and replaces their derived rows. Because a customer is
+// The analytics recompute. Every write of records marks its customers in its
+// own transaction and keeps one store.RecomputeDirtyArgs job pending
+// (Store.AfterWrite, wired to Store.Touch); that job recomputes the marked
+// customers from their stored records and replaces their derived rows.
+// Account-wide recomputes (settings, rates, the periodic refresh) are
+// store.RecomputeArgs jobs. Because a customer is
 // always recomputed from everything recorded about it, the result does not
 // depend on the order or grouping in which its records arrived.
 
@@ -48,6 +50,33 @@ func analyticsRefresh() *river.PeriodicJob {
 	return river.NewPeriodicJob(river.PeriodicInterval(RefreshEvery),
 		func() (river.JobArgs, *river.InsertOpts) { return store.RecomputeArgs{EveryAccount: true}, nil },
 		&river.PeriodicJobOpts{ID: "refresh_analytics"})
+}
+
+type recomputeDirtyWorker struct {
+	river.WorkerDefaults[store.RecomputeDirtyArgs]
+	im *Importer
+}
+
+// Work recomputes the customers marked dirty, a transaction's worth at a
+// time, until none is left; marks made meanwhile are recomputed in a later
+// round of the same job.
+func (w *recomputeDirtyWorker) Work(ctx context.Context, job *river.Job[store.RecomputeDirtyArgs]) error {
+	for {
+		marks, err := w.im.Store.DirtyCustomers(ctx, RecomputeBatchSize*BatchesPerTransaction)
+		if err != nil || len(marks) == 0 {
+			return err
+		}
+		ids := make([]int64, len(marks))
+		for i, m := range marks {
+			ids[i] = m.CustomerID
+		}
+		if _, err := w.im.Recompute(ctx, store.RecomputeArgs{CustomerIDs: ids}); err != nil {
+			return err
+		}
+		if err := w.im.Store.ClearDirty(ctx, marks); err != nil {
+			return err
+		}
+	}
 }
 
 type recomputeWorker struct {

@@ -67,23 +67,6 @@ func (RecomputeArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueImports, MaxAttempts: 25}
 }
 
-// touchChunk bounds the customer ids of one recompute job.
-const touchChunk = 5000
-
-// Touch queues the recompute of customers' analytics in the transaction tx
-// of a write that changed their records: the job commits with the write.
-// It is the function to assign to Store.AfterWrite.
-func (s *Store) Touch(ctx context.Context, tx Tx, customerIDs []int64) error {
-	for len(customerIDs) > 0 {
-		n := min(len(customerIDs), touchChunk)
-		if err := s.InsertJob(ctx, tx, RecomputeArgs{CustomerIDs: slices.Clone(customerIDs[:n])}, nil); err != nil {
-			return internal("queue the analytics recompute", err)
-		}
-		customerIDs = customerIDs[n:]
-	}
-	return nil
-}
-
 // TouchPlans queues the recompute of every customer with line items on
 // these plans, in tx: a plan whose interval changes changes their MRR.
 func (s *Store) TouchPlans(ctx context.Context, tx Tx, planIDs []int64) error {
@@ -1747,7 +1730,7 @@ func (s *Store) ListActivities(ctx context.Context, accountID int64, f ActivityF
 // running: 0 means every committed write's analytics are in place.
 func (s *Store) AnalyticsPending(ctx context.Context) (int, error) {
 	var n int
-	err := s.eng.read().queryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1 AND state NOT IN ('completed', 'cancelled', 'discarded')`,
-		RecomputeArgs{}.Kind()).Scan(&n)
+	err := s.eng.read().queryRow(ctx, `SELECT (SELECT COUNT(*) FROM river_job WHERE kind IN ($1, $2) AND state NOT IN ('completed', 'cancelled', 'discarded'))
+		+ (SELECT COUNT(*) FROM analytics_dirty)`, RecomputeArgs{}.Kind(), RecomputeDirtyArgs{}.Kind()).Scan(&n)
 	return n, internal("count analytics jobs", err)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // ApplyImportArgs is the River job that applies the bulk imports of a data
@@ -37,6 +38,16 @@ func (ApplyImportArgs) InsertOpts() river.InsertOpts {
 // engine.
 type jobInserter interface {
 	insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error
+	// pendingJobTx reports whether a job of this kind waits to run (not one
+	// that is running: it may have read its work already).
+	pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error)
+}
+
+// pendingStates are the states of a job that has not started.
+var pendingStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending}
+
+func pendingParams(kind string) *river.JobListParams {
+	return river.NewJobListParams().Kinds(kind).States(pendingStates...).First(1)
 }
 
 // QueueConfig tunes the workers of one process.

@@ -198,6 +198,14 @@ func (e *sqliteEngine) insertSQL(table string, cols []string, n int) string {
 	return q
 }
 
+func (e *sqliteEngine) pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error) {
+	res, err := e.river.JobListTx(ctx, tx.sqlTx, pendingParams(kind))
+	if err != nil {
+		return false, err
+	}
+	return len(res.Jobs) > 0, nil
+}
+
 func (e *sqliteEngine) insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := e.river.InsertTx(ctx, tx.sqlTx, args, opts)
 	return err
