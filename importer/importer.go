@@ -132,6 +132,9 @@ func (im *Importer) apply(ctx context.Context, imp *recur.Import) error {
 		status, _ := report.Result()
 		im.Finished(imp, status, report)
 	}
+	if err := im.Store.RefreshStats(ctx, report.Imported()); err != nil {
+		im.Log.Warn("the planner's statistics could not be refreshed", "error", err)
+	}
 	im.Log.Info("import applied", "import", imp.UUID, "data_source", imp.DataSourceUUID, "records", report.Received(),
 		"imported", report.Imported(), "failed", len(report.Failures), "duration_ms", time.Since(start).Milliseconds())
 	return nil

@@ -37,7 +37,7 @@ func (s *Store) Touch(ctx context.Context, tx Tx, customerIDs []int64) error {
 	if err != nil {
 		return internal("mark customers for recompute", err)
 	}
-	pending, err := s.queue.pendingJobTx(ctx, t, RecomputeDirtyArgs{}.Kind())
+	pending, err := pendingJobTx(ctx, t, RecomputeDirtyArgs{}.Kind())
 	if err != nil {
 		return internal("look for a pending recompute", err)
 	}

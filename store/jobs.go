@@ -12,7 +12,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivertype"
 )
 
 // ApplyImportArgs is the River job that applies the bulk imports of a data
@@ -38,16 +37,18 @@ func (ApplyImportArgs) InsertOpts() river.InsertOpts {
 // engine.
 type jobInserter interface {
 	insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error
-	// pendingJobTx reports whether a job of this kind waits to run (not one
-	// that is running: it may have read its work already).
-	pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error)
 }
 
-// pendingStates are the states of a job that has not started.
-var pendingStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending}
-
-func pendingParams(kind string) *river.JobListParams {
-	return river.NewJobListParams().Kinds(kind).States(pendingStates...).First(1)
+// pendingJobTx reports whether a job of this kind waits to run (not one that
+// is running: it may have read its work already). It reads River's job table
+// directly, with one small prepared statement, rather than through River's
+// general job listing, which costs a single-object write a sixth of its time
+// on SQLite.
+func pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM river_job WHERE kind = $1
+		AND state IN ('available', 'scheduled', 'retryable', 'pending') LIMIT 1) p`, kind).Scan(&n)
+	return n > 0, err
 }
 
 // QueueConfig tunes the workers of one process.

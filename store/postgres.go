@@ -103,13 +103,6 @@ func (e *postgresEngine) writeTx(ctx context.Context, fn func(tx *txn) error) er
 	return nil
 }
 
-func (e *postgresEngine) pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error) {
-	res, err := e.river.JobListTx(ctx, tx.pgTx, pendingParams(kind))
-	if err != nil {
-		return false, err
-	}
-	return len(res.Jobs) > 0, nil
-}
 
 func (e *postgresEngine) insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := e.river.InsertTx(ctx, tx.pgTx, args, opts)

@@ -21,6 +21,10 @@ type sqliteEngine struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	// writeStmts and readStmts keep prepared statements of the writer and
+	// the readers: SQLite parses a statement on every run otherwise, which
+	// was half the cost of a single-object write.
+	writeStmts, readStmts *stmtCache
 	river  *river.Client[*sql.Tx]
 	// batches caches the text of multi-row INSERT statements by table,
 	// columns and row count.
@@ -65,7 +69,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteEngine, 
 		writer.Close()
 		return nil, nil, fmt.Errorf("open SQLite database %s: %w", path, err)
 	}
-	e := &sqliteEngine{path: path, writer: writer}
+	e := &sqliteEngine{path: path, writer: writer, writeStmts: newStmtCache(writer)}
 	if err := e.migrate(ctx); err != nil {
 		writer.Close()
 		return nil, nil, err
@@ -81,7 +85,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteEngine, 
 	}
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
-	e.reader = reader
+	e.reader, e.readStmts = reader, newStmtCache(reader)
 	// An insert-only client: it enqueues jobs inside the store's
 	// transactions. Workers run on a client of their own (StartWorkers).
 	e.river, err = river.NewClient(riversqlite.New(writer), &river.Config{})
@@ -94,7 +98,7 @@ func openSQLite(ctx context.Context, path string, opts Options) (*sqliteEngine, 
 
 func (e *sqliteEngine) kind() Engine { return SQLite }
 
-func (e *sqliteEngine) read() querier { return sqlQuerier{e.reader} }
+func (e *sqliteEngine) read() querier { return poolQuerier{e.reader, e.readStmts} }
 
 func (e *sqliteEngine) close() error {
 	var errs []error
@@ -111,9 +115,10 @@ func (e *sqliteEngine) writeTx(ctx context.Context, fn func(tx *txn) error) erro
 		return internal("begin a transaction", err)
 	}
 	defer tx.Rollback()
-	t := &txn{querier: sqlQuerier{tx}, eng: SQLite, sqlTx: tx}
+	var missed []string
+	t := &txn{querier: txQuerier{tx: tx, cache: e.writeStmts, missed: &missed}, eng: SQLite, sqlTx: tx}
 	t.bulk = func(ctx context.Context, table string, cols []string, n int, row func(i int, dst []any) []any) error {
-		return e.bulkInsert(ctx, tx, table, cols, n, row)
+		return e.bulkInsert(ctx, tx, t.querier, table, cols, n, row)
 	}
 	t.allocate = func(ctx context.Context, table string, n int) ([]int64, error) {
 		// The write transaction holds SQLite's only write lock, so the ids
@@ -134,13 +139,19 @@ func (e *sqliteEngine) writeTx(ctx context.Context, fn func(tx *txn) error) erro
 	if err := tx.Commit(); err != nil {
 		return internal("commit", err)
 	}
+	// Statements this transaction ran unprepared are prepared now that it
+	// has given the writer connection back; the next transaction reuses
+	// them.
+	for _, q := range missed {
+		e.writeStmts.prepare(ctx, q)
+	}
 	return nil
 }
 
 // bulkInsert writes rows with multi-row INSERT statements, as many rows per
 // statement as SQLite's parameter limit allows (up to 500), each statement
 // prepared once per transaction.
-func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, table string, cols []string, n int, row func(i int, dst []any) []any) error {
+func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, small querier, table string, cols []string, n int, row func(i int, dst []any) []any) error {
 	if n == 0 {
 		return nil
 	}
@@ -168,7 +179,9 @@ func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, table string,
 			}
 			_, err = full.ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, q, args...)
+			// The last, partial statement: a few rows, the shape of a
+			// single-object write, run through the statement cache.
+			_, err = small.exec(ctx, q, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
@@ -198,17 +211,144 @@ func (e *sqliteEngine) insertSQL(table string, cols []string, n int) string {
 	return q
 }
 
-func (e *sqliteEngine) pendingJobTx(ctx context.Context, tx *txn, kind string) (bool, error) {
-	res, err := e.river.JobListTx(ctx, tx.sqlTx, pendingParams(kind))
-	if err != nil {
-		return false, err
-	}
-	return len(res.Jobs) > 0, nil
-}
 
 func (e *sqliteEngine) insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := e.river.InsertTx(ctx, tx.sqlTx, args, opts)
 	return err
+}
+
+// stmtCache keeps the prepared statements of one pool, by their text.
+// Statements are few and fixed (Recur builds its SQL from constants), but the
+// cache is bounded anyway, and very long statements (bulk inserts, which
+// prepare their own) are never kept.
+type stmtCache struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+const (
+	stmtCacheSize   = 512
+	stmtCacheMaxLen = 8 << 10
+)
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+func (c *stmtCache) get(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stmts[q]
+}
+
+// prepare prepares q on the pool and keeps it; it returns nil when q is not
+// worth keeping or cannot be prepared (the caller then runs q unprepared).
+// It takes a connection of the pool: never call it for the writer while a
+// transaction holds the writer's only connection.
+func (c *stmtCache) prepare(ctx context.Context, q string) *sql.Stmt {
+	if len(q) > stmtCacheMaxLen || strings.Contains(q, ";") {
+		return nil
+	}
+	if st := c.get(q); st != nil {
+		return st
+	}
+	c.mu.Lock()
+	full := len(c.stmts) >= stmtCacheSize
+	c.mu.Unlock()
+	if full {
+		return nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.stmts[q]; ok {
+		st.Close()
+		return old
+	}
+	c.stmts[q] = st
+	return st
+}
+
+// poolQuerier runs statements on a pool of read-only connections, prepared.
+type poolQuerier struct {
+	db    *sql.DB
+	cache *stmtCache
+}
+
+func (q poolQuerier) exec(ctx context.Context, s string, args ...any) (int64, error) {
+	return sqlQuerier{q.db}.exec(ctx, s, args...)
+}
+
+func (q poolQuerier) query(ctx context.Context, s string, args ...any) (rows, error) {
+	if st := q.cache.prepare(ctx, s); st != nil {
+		r, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		return sqlRows{r}, nil
+	}
+	return sqlQuerier{q.db}.query(ctx, s, args...)
+}
+
+func (q poolQuerier) queryRow(ctx context.Context, s string, args ...any) row {
+	if st := q.cache.prepare(ctx, s); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, s, args...)
+}
+
+// txQuerier runs statements in a write transaction: those already prepared
+// on the writer run prepared, the others unprepared, noted in missed for
+// preparing once the transaction is over.
+type txQuerier struct {
+	tx     *sql.Tx
+	cache  *stmtCache
+	missed *[]string
+}
+
+func (q txQuerier) stmt(ctx context.Context, s string) *sql.Stmt {
+	if st := q.cache.get(s); st != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	// A prepared statement runs only the first of several statements in its
+	// text: such texts always run unprepared.
+	if len(s) <= stmtCacheMaxLen && !strings.Contains(s, ";") {
+		*q.missed = append(*q.missed, s)
+	}
+	return nil
+}
+
+func (q txQuerier) exec(ctx context.Context, s string, args ...any) (int64, error) {
+	if st := q.stmt(ctx, s); st != nil {
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	return sqlQuerier{q.tx}.exec(ctx, s, args...)
+}
+
+func (q txQuerier) query(ctx context.Context, s string, args ...any) (rows, error) {
+	if st := q.stmt(ctx, s); st != nil {
+		r, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		return sqlRows{r}, nil
+	}
+	return sqlQuerier{q.tx}.query(ctx, s, args...)
+}
+
+func (q txQuerier) queryRow(ctx context.Context, s string, args ...any) row {
+	if st := q.stmt(ctx, s); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, s, args...)
 }
 
 // sqlQuerier adapts database/sql's DB and Tx.

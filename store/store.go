@@ -53,6 +53,8 @@ type Store struct {
 	Now func() time.Time
 	// queue inserts River jobs inside the store's transactions.
 	queue jobInserter
+	// stats paces RefreshStats.
+	stats statsState
 	// AfterWrite, when set, runs in every transaction that writes records,
 	// with the ids of the customers whose records changed: the hook through
 	// which their analytics are recomputed, atomically with the write.
