@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recurhq/recur"
 )
@@ -90,4 +91,37 @@ func asError(err error, target **recur.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// FuzzMetricsParams feeds arbitrary query strings to the Metrics API's
+// parameters (start-date, end-date, interval, geo): every input is answered
+// with a query or a 400 naming its parameter, and a query never runs
+// backwards.
+func FuzzMetricsParams(f *testing.F) {
+	for _, q := range []string{"start-date=2024-01-01&end-date=2024-12-31", "start-date=2024-12-31&end-date=2024-01-01",
+		"start-date=2024-01-01&end-date=2024-12-31&interval=fortnight", "start-date=2024-02-30&end-date=2024-03-01",
+		"start-date=2024-01-01T10:00:00%2B14:00&end-date=2024-01-02", "start-date=&end-date=", "geo=US,XX&start-date=2024-01-01&end-date=2024-01-02",
+		"start-date=0001-01-01&end-date=9999-12-31&interval=day", "start-date=2024-01-01&end-date=2024-12-31&geo=%00"} {
+		f.Add(q)
+	}
+	s := &Server{Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		u := &url.URL{Path: "/v1/metrics/all", RawQuery: rawQuery}
+		vals := u.Query()
+		vals.Del("plans") // resolved against the store, which this target has not
+		u.RawQuery = vals.Encode()
+		r := (&http.Request{URL: u}).WithContext(context.WithValue(context.Background(), accountKey,
+			&caller{account: &recur.Account{ID: 1, TimeZone: "UTC", WeekStartOn: "monday"}}))
+		q, err := s.metricsQuery(r, "month")
+		if err != nil {
+			var e *recur.Error
+			if !asError(err, &e) || e.Code != recur.EBADREQUEST || e.Param == "" || e.Message == "" {
+				t.Fatalf("metricsQuery(%q) = %v; want a 400 naming its parameter", rawQuery, err)
+			}
+			return
+		}
+		if q.End < q.Start {
+			t.Fatalf("metricsQuery(%q) runs backwards: %v to %v", rawQuery, q.Start, q.End)
+		}
+	})
 }
