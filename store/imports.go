@@ -19,7 +19,9 @@ import (
 // fastest level, which costs ~1 ms per MB to compress and less to restore.
 var (
 	zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+		// A 1 MB window compresses JSON payloads as well as the default 8 MB
+		// and keeps an import's memory down.
+		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 		if err != nil {
 			panic(err)
 		}
