@@ -100,6 +100,32 @@ func eventKindOf(v jsontext.Value) string {
 	return "something else"
 }
 
+// eventRequest is the body of a request about one stored event.
+type eventRequest struct {
+	obj   []byte                    // the event object, unwrapped from "subscription_event"
+	top   map[string]jsontext.Value // the body's top-level members
+	inner map[string]jsontext.Value // the event object's members
+}
+
+// readEventRequest reads the body of a request about one stored event,
+// described in errors as what. It returns the errors of s.body, eventObject
+// and eventBodyMembers.
+func (s *Server) readEventRequest(w http.ResponseWriter, r *http.Request, what string) (eventRequest, error) {
+	body, err := s.body(w, r)
+	if err != nil {
+		return eventRequest{}, err
+	}
+	obj, top, err := eventObject(body)
+	if err != nil {
+		return eventRequest{}, err
+	}
+	inner, err := eventBodyMembers(obj, what)
+	if err != nil {
+		return eventRequest{}, err
+	}
+	return eventRequest{obj: obj, top: top, inner: inner}, nil
+}
+
 // eventObject returns the event object of a body: the value of its
 // subscription_event member when it has one, else the body itself, and the
 // body's top-level members.
@@ -299,20 +325,12 @@ func (s *Server) eventByRef(ctx context.Context, ref eventRef) (*recur.Subscript
 // 400 when the event is not identified; 404 when there is no such event;
 // 422 with ChartMogul's errors map when the changed event breaks a rule.
 func (s *Server) updateEvent(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.body(w, r)
-	if err != nil {
-		return err
-	}
-	obj, _, err := eventObject(body)
-	if err != nil {
-		return err
-	}
-	m, err := eventBodyMembers(obj, "the subscription event")
+	req, err := s.readEventRequest(w, r, "the subscription event")
 	if err != nil {
 		return err
 	}
 	var ref eventRef
-	if err := eventRefFrom(&ref, m); err != nil {
+	if err := eventRefFrom(&ref, req.inner); err != nil {
 		return err
 	}
 	stored, err := s.eventByRef(r.Context(), ref)
@@ -325,7 +343,7 @@ func (s *Server) updateEvent(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.Now()
 	b := bulk.NewBatch(now)
-	i, raw, err := b.AddEvent(*stored, obj, eventMembers...)
+	i, raw, err := b.AddEvent(*stored, req.obj, eventMembers...)
 	if err != nil {
 		return err
 	}
@@ -372,20 +390,12 @@ func eventBool(v jsontext.Value, key string) (bool, error) {
 // parameters (?subscription_event[id]=…, as the Ruby client sends it): 204;
 // 400 when the event is not identified; 404 when there is no such event.
 func (s *Server) deleteEvent(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.body(w, r)
-	if err != nil {
-		return err
-	}
-	obj, _, err := eventObject(body)
-	if err != nil {
-		return err
-	}
-	m, err := eventBodyMembers(obj, "the subscription event to delete")
+	req, err := s.readEventRequest(w, r, "the subscription event to delete")
 	if err != nil {
 		return err
 	}
 	var ref eventRef
-	if err := eventRefFrom(&ref, m); err != nil {
+	if err := eventRefFrom(&ref, req.inner); err != nil {
 		return err
 	}
 	if err := eventRefFromQuery(&ref, r.URL.Query()); err != nil {
@@ -421,19 +431,11 @@ func (s *Server) setEventDisabled(w http.ResponseWriter, r *http.Request) error 
 	if err != nil || id <= 0 {
 		return recur.NotFound("Subscription event")
 	}
-	body, err := s.body(w, r)
+	req, err := s.readEventRequest(w, r, "the subscription event")
 	if err != nil {
 		return err
 	}
-	obj, top, err := eventObject(body)
-	if err != nil {
-		return err
-	}
-	inner, err := eventBodyMembers(obj, "the subscription event")
-	if err != nil {
-		return err
-	}
-	disabled, err := eventDisabledOf(top, inner)
+	disabled, err := eventDisabledOf(req.top, req.inner)
 	if err != nil {
 		return err
 	}
@@ -452,29 +454,21 @@ func (s *Server) setEventDisabled(w http.ResponseWriter, r *http.Request) error 
 // or query parameters. 200 with the event; 400 when the event or the state
 // is missing; 404 when there is no such event.
 func (s *Server) setEventDisabledByExternalID(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.body(w, r)
-	if err != nil {
-		return err
-	}
-	obj, top, err := eventObject(body)
-	if err != nil {
-		return err
-	}
-	inner, err := eventBodyMembers(obj, "the subscription event")
+	req, err := s.readEventRequest(w, r, "the subscription event")
 	if err != nil {
 		return err
 	}
 	var ref eventRef
-	if err := eventRefFrom(&ref, inner); err != nil {
+	if err := eventRefFrom(&ref, req.inner); err != nil {
 		return err
 	}
-	if err := eventRefFrom(&ref, top); err != nil {
+	if err := eventRefFrom(&ref, req.top); err != nil {
 		return err
 	}
 	if err := eventRefFromQuery(&ref, r.URL.Query()); err != nil {
 		return err
 	}
-	disabled, err := eventDisabledOf(top, inner)
+	disabled, err := eventDisabledOf(req.top, req.inner)
 	if err != nil {
 		return err
 	}

@@ -604,18 +604,9 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 	if cur.DueDate != nil {
 		rec["due_date"] = exactTime(*cur.DueDate)
 	}
-	merged, err := overlay(rec, members, updatableInvoiceMembers)
+	b, i, err := s.updatedRecord(recur.RecordInvoices, rec, members, updatableInvoiceMembers)
 	if err != nil {
 		return err
-	}
-	b := bulk.NewBatch(s.Now())
-	i, _, err := b.Add(recur.RecordInvoices, merged)
-	if err != nil {
-		return err
-	}
-	b.Validate()
-	if p := b.Problems(recur.RecordInvoices, i); !p.OK() {
-		return recur.Invalid(problemFields(p))
 	}
 	inv := b.Invoices[i]
 	inv.UUID = cur.UUID
@@ -629,6 +620,27 @@ func (s *Server) updateInvoice(w http.ResponseWriter, r *http.Request) error {
 
 // exactTime renders a stored time for re-decoding, to the microsecond.
 func exactTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.999999Z07:00") }
+
+// updatedRecord lays the request members named in keys over rec, the
+// stored record of type t as JSON values, and validates the result as an
+// import would: it returns the batch holding the one record and its index,
+// or an EINVALID error naming the first problem of each field at fault.
+func (s *Server) updatedRecord(t recur.RecordType, rec map[string]any, members map[string]jsontext.Value, keys []string) (*bulk.Batch, int, error) {
+	merged, err := overlay(rec, members, keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	b := bulk.NewBatch(s.Now())
+	i, _, err := b.Add(t, merged)
+	if err != nil {
+		return nil, 0, err
+	}
+	b.Validate()
+	if p := b.Problems(t, i); !p.OK() {
+		return nil, 0, recur.Invalid(problemFields(p))
+	}
+	return b, i, nil
+}
 
 // overlay returns the JSON object of rec with the request members named in
 // keys laid over it (null included, which clears an optional field).

@@ -168,18 +168,9 @@ func (s *Server) updateLineItem(w http.ResponseWriter, r *http.Request) error {
 			delete(rec, "plan_uuid")
 		}
 	}
-	merged, err := overlay(rec, members, updatableLineItemMembers)
+	b, i, err := s.updatedRecord(recur.RecordLineItems, rec, members, updatableLineItemMembers)
 	if err != nil {
 		return err
-	}
-	b := bulk.NewBatch(s.Now())
-	i, _, err := b.Add(recur.RecordLineItems, merged)
-	if err != nil {
-		return err
-	}
-	b.Validate()
-	if p := b.Problems(recur.RecordLineItems, i); !p.OK() {
-		return recur.Invalid(problemFields(p))
 	}
 	li := b.LineItems[i]
 	li.UUID = cur.UUID

@@ -121,18 +121,9 @@ func (s *Server) updateTransaction(w http.ResponseWriter, r *http.Request) error
 	if cur.TransactionFeesInCents != nil {
 		rec["transaction_fees_in_cents"] = *cur.TransactionFeesInCents
 	}
-	merged, err := overlay(rec, members, updatableTransactionMembers)
+	b, i, err := s.updatedRecord(recur.RecordTransactions, rec, members, updatableTransactionMembers)
 	if err != nil {
 		return err
-	}
-	b := bulk.NewBatch(s.Now())
-	i, _, err := b.Add(recur.RecordTransactions, merged)
-	if err != nil {
-		return err
-	}
-	b.Validate()
-	if p := b.Problems(recur.RecordTransactions, i); !p.OK() {
-		return recur.Invalid(problemFields(p))
 	}
 	t := b.Transactions[i]
 	t.UUID = cur.UUID
