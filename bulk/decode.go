@@ -453,28 +453,7 @@ func (r *recordReader) str(field string, dst *string) error {
 	if err != nil {
 		return err
 	}
-	switch v.Kind() {
-	case 'n':
-	case '"':
-		s, err := unquote(v)
-		if err != nil {
-			return syntaxError(err)
-		}
-		if strings.IndexByte(s, 0) >= 0 {
-			r.nul(field)
-			return nil
-		}
-		*dst = s
-	default:
-		r.wrongType(field, "a string", v)
-	}
-	return nil
-}
-
-// nul records that a string member holds the NUL character, which no
-// database column of Recur's may store.
-func (r *recordReader) nul(field string) {
-	r.p.Fail(field, "%s must not contain the NUL character (\\u0000)", field)
+	return r.strValue(field, v, dst, "a string")
 }
 
 // id reads a string member that may also be sent as a number, as ChartMogul's
@@ -484,6 +463,16 @@ func (r *recordReader) id(field string, dst *string) error {
 	if err != nil {
 		return err
 	}
+	if v.Kind() == '0' {
+		*dst = string(v)
+		return nil
+	}
+	return r.strValue(field, v, dst, "a string or a number")
+}
+
+// strValue is str for a value already read; want says what else the member
+// may be, for the message when it is neither null nor a string.
+func (r *recordReader) strValue(field string, v jsontext.Value, dst *string, want string) error {
 	switch v.Kind() {
 	case 'n':
 	case '"':
@@ -496,12 +485,16 @@ func (r *recordReader) id(field string, dst *string) error {
 			return nil
 		}
 		*dst = s
-	case '0':
-		*dst = string(v)
 	default:
-		r.wrongType(field, "a string or a number", v)
+		r.wrongType(field, want, v)
 	}
 	return nil
+}
+
+// nul records that a string member holds the NUL character, which no
+// database column of Recur's may store.
+func (r *recordReader) nul(field string) {
+	r.p.Fail(field, "%s must not contain the NUL character (\\u0000)", field)
 }
 
 // integer reads a whole-number member. It reports whether a number was
