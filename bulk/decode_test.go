@@ -706,6 +706,15 @@ func FuzzDecode(f *testing.F) {
 		"{\"customers\": [{\"external_id\": \"\xff\"}]}",
 		`{"subscription_events": [{"customer_external_id": "c1", "event_type": "subscription_event_retracted", "retracted_event_id": 5}]}`,
 		`{"customers":[{{`, // found by fuzzing: Inspect and Decode word this one differently
+		// The hostile inputs of cmd/recur's TestHostileInput.
+		`{"customers": [{"external_id": "c\u0000", "name": "nul"}]}`,
+		`{"customers": [{"external_id": "'; DROP TABLE customers; --", "name": "x' OR '1'='1", "email": "a@b.c\"--"}]}`,
+		`{"customers": [{"external_id": "c1", "external_id": "c2"}]}`,
+		`{"transactions": [{"invoice_external_id": "i", "external_id": "t", "type": "payments", "date": "2023-02-30", "result": "successful"}]}`,
+		`{"invoices": [{"external_id": "i", "customer_external_id": "c", "date": "9999-99-99", "currency": "XXX", "due_date": 17}]}`,
+		`{"plans": [{"external_id": "p", "name": "", "interval_count": -1, "interval_unit": "fortnight"}]}`,
+		`{"customers": [{"external_id": "` + strings.Repeat("x", 70_000) + `"}]}`,
+		`{"customers": [` + strings.Repeat(`[`, 20_000) + strings.Repeat(`]`, 20_000) + `]}`,
 	} {
 		f.Add([]byte(s))
 	}
