@@ -23,6 +23,7 @@ import (
 	"github.com/go-json-experiment/json"
 
 	"github.com/recurhq/recur"
+	"github.com/recurhq/recur/bulk"
 	"github.com/recurhq/recur/gen"
 	"github.com/recurhq/recur/store"
 )
@@ -40,6 +41,7 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	dbURL := fs.String("database", "", "database to use (default: a fresh SQLite file in a temporary directory)")
 	single := fs.Bool("single-object", false, "also import one payload record by record through the single-object endpoints, and compare")
 	clients := fs.Int("clients", 8, "concurrent keep-alive clients of the single-object comparison")
+	cliMB := fs.Int("cli-import", 0, "also send a generated file of about this many MB (e.g. 50) with `recur import`, and as requests split beforehand, and compare")
 	workerProcs := fs.Int("worker-processes", 0, "apply imports in this many `recur worker` processes instead of the server process (PostgreSQL)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -151,6 +153,12 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 			return fmt.Errorf("single-object comparison: %w", err)
 		}
 	}
+	var cliRun *cliImportRun
+	if *cliMB > 0 {
+		if cliRun, err = importFileWithCLI(ctx, c, dir, *cliMB); err != nil {
+			return fmt.Errorf("recur import comparison: %w", err)
+		}
+	}
 	stop()
 	<-done
 
@@ -168,8 +176,85 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 			singleRun.requests, singleRun.records, ms(singleRun.took), *clients, float64(singleRun.requests)/singleRun.took.Seconds(),
 			singleRun.took.Seconds()/median.Seconds(), ms(median), ms(singleRun.took))
 	}
+	if cliRun != nil {
+		fmt.Fprintf(stdout, "recur import of a %.1f MB file (%d records): %s to all completed; the same records split beforehand into %d requests and sent by the benchmark: %s; ratio %.2f\n",
+			float64(cliRun.bytes)/(1<<20), cliRun.records, ms(cliRun.cli), cliRun.requests, ms(cliRun.presplit), cliRun.cli.Seconds()/cliRun.presplit.Seconds())
+	}
 	fmt.Fprintf(stdout, "peak heap of one import (above the heap before it): %.1f MB\n", float64(peak)/(1<<20))
 	return nil
+}
+
+// cliImportRun is what importFileWithCLI measured.
+type cliImportRun struct {
+	bytes, records, requests int
+	cli, presplit            time.Duration
+}
+
+// importFileWithCLI writes a generated payload of about mb megabytes to a
+// file and imports it twice, each time into a new data source: first split
+// beforehand (untimed) into requests under the server's payload limit that
+// the benchmark posts back to back and waits for, then with `recur import`
+// from the file, run in this process as the binary runs it. Both are timed
+// to the last import's completed. The pre-split run goes first, so that
+// the CLI's run meets the larger database.
+func importFileWithCLI(ctx context.Context, c *benchClient, dir string, mb int) (*cliImportRun, error) {
+	// The generator writes about 4,800 bytes per customer.
+	payload, st, err := gen.Payload(gen.Options{Customers: max(1, mb<<20/4800), Seed: 50})
+	if err != nil {
+		return nil, err
+	}
+	file := filepath.Join(dir, "cli-import.json")
+	if err := os.WriteFile(file, payload, 0o600); err != nil {
+		return nil, err
+	}
+	out := &cliImportRun{bytes: len(payload), records: st.Records()}
+
+	sp := bulk.NewSplitter()
+	if err := sp.ReadJSON(bytes.NewReader(payload)); err != nil {
+		return nil, err
+	}
+	chunks, err := sp.Pack(5 << 20) // recur serve's default --max-payload
+	if err != nil {
+		return nil, err
+	}
+	out.requests = len(chunks)
+	ds, err := c.createDataSource("bench pre-split")
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	// The first request carries the plans that the others name.
+	id, err := c.postImport(ds, chunks[0].Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitCompleted(ds, id); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(chunks)-1)
+	for _, ch := range chunks[1:] {
+		id, err := c.postImport(ds, ch.Body)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if err := c.waitCompleted(ds, id); err != nil {
+			return nil, err
+		}
+	}
+	out.presplit = time.Since(start)
+
+	start = time.Now()
+	var stdout, stderr bytes.Buffer
+	err = run(ctx, []string{"import", "--url", c.base, "--api-key", c.key, "--data-source", "bench recur import", "--progress", "never", file},
+		func(string) string { return "" }, nil, &stdout, &stderr)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s%s", err, stdout.String(), stderr.String())
+	}
+	out.cli = time.Since(start)
+	return out, nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
