@@ -470,8 +470,8 @@ func (r *recordReader) id(field string, dst *string) error {
 	return r.strValue(field, v, dst, "a string or a number")
 }
 
-// strValue is str for a value already read; want says what else the member
-// may be, for the message when it is neither null nor a string.
+// strValue is str for a value already read; want names what the member must
+// be, for the message when it is anything else.
 func (r *recordReader) strValue(field string, v jsontext.Value, dst *string, want string) error {
 	switch v.Kind() {
 	case 'n':
