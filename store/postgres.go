@@ -103,7 +103,6 @@ func (e *postgresEngine) writeTx(ctx context.Context, fn func(tx *txn) error) er
 	return nil
 }
 
-
 func (e *postgresEngine) insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := e.river.InsertTx(ctx, tx.pgTx, args, opts)
 	return err

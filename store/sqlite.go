@@ -25,7 +25,7 @@ type sqliteEngine struct {
 	// the readers: SQLite parses a statement on every run otherwise, which
 	// was half the cost of a single-object write.
 	writeStmts, readStmts *stmtCache
-	river  *river.Client[*sql.Tx]
+	river                 *river.Client[*sql.Tx]
 	// batches caches the text of multi-row INSERT statements by table,
 	// columns and row count.
 	batches sync.Map
@@ -210,7 +210,6 @@ func (e *sqliteEngine) insertSQL(table string, cols []string, n int) string {
 	e.batches.Store(key, q)
 	return q
 }
-
 
 func (e *sqliteEngine) insertJobTx(ctx context.Context, tx *txn, args river.JobArgs, opts *river.InsertOpts) error {
 	_, err := e.river.InsertTx(ctx, tx.sqlTx, args, opts)
