@@ -43,8 +43,12 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	clients := fs.Int("clients", 8, "concurrent keep-alive clients of the single-object comparison")
 	cliMB := fs.Int("cli-import", 0, "also send a generated file of about this many MB (e.g. 50) with `recur import`, and as requests split beforehand, and compare")
 	workerProcs := fs.Int("worker-processes", 0, "apply imports in this many `recur worker` processes instead of the server process (PostgreSQL)")
+	sources := fs.Int("data-sources", 1, "spread the back-to-back imports round-robin over this many data sources (imports of one source apply one after another; of several, side by side)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *sources < 1 {
+		return usageError{fmt.Sprintf("--data-sources must be at least 1; got %d", *sources)}
 	}
 	dir, err := os.MkdirTemp("", "recur-bench-")
 	if err != nil {
@@ -130,19 +134,29 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	median := latencies[len(latencies)/2]
 
 	// Imports back to back: all POSTed, then all waited for.
-	start := time.Now()
-	var ids []string
-	sent := 0
-	for i := *runs; i < *runs+*imports; i++ {
-		id, err := c.postImport(ds, payloads[i])
+	dss := []string{ds}
+	for i := 1; i < *sources; i++ {
+		extra, err := c.createDataSource(fmt.Sprintf("bench %d", i+1))
 		if err != nil {
 			return err
 		}
-		ids = append(ids, id)
+		dss = append(dss, extra)
+	}
+	type posted struct{ ds, id string }
+	start := time.Now()
+	var sentImports []posted
+	sent := 0
+	for i := *runs; i < *runs+*imports; i++ {
+		to := dss[(i-*runs)%len(dss)]
+		id, err := c.postImport(to, payloads[i])
+		if err != nil {
+			return err
+		}
+		sentImports = append(sentImports, posted{to, id})
 		sent += records[i]
 	}
-	for _, id := range ids {
-		if err := c.waitCompleted(ds, id); err != nil {
+	for _, p := range sentImports {
+		if err := c.waitCompleted(p.ds, p.id); err != nil {
 			return err
 		}
 	}
@@ -169,7 +183,7 @@ func bench(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		where = fmt.Sprintf("in %d worker processes", *workerProcs)
 	}
 	fmt.Fprintf(stdout, "database: %s; imports applied %s\n", strings.SplitN(*dbURL, ":", 2)[0], where)
-	fmt.Fprintf(stdout, "sustained: %d imports, %d records in %s = %.0f records/s\n", *imports, sent, ms(sustained), rate)
+	fmt.Fprintf(stdout, "sustained: %d imports into %d data source(s), %d records in %s = %.0f records/s\n", *imports, len(dss), sent, ms(sustained), rate)
 	fmt.Fprintf(stdout, "floor (decode + insert rows, no validation): %s; end to end / floor = %.2f\n", ms(floor), median.Seconds()/floor.Seconds())
 	if singleRun != nil {
 		fmt.Fprintf(stdout, "single-object endpoints, record by record: %d requests (%d records) in %s with %d keep-alive clients = %.0f requests/s; bulk is %.0f× faster (%s vs %s)\n",

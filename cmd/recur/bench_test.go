@@ -5,6 +5,7 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 		t.Skip("the benchmark takes a few seconds; -short skips it")
 	}
 	var stdout, stderr bytes.Buffer
-	err := run(context.Background(), []string{"bench", "--customers", "20", "--runs", "1", "--imports", "2", "--single-object", "--clients", "2", "--cli-import", "1"},
+	err := run(context.Background(), []string{"bench", "--customers", "20", "--runs", "1", "--imports", "2", "--data-sources", "2", "--single-object", "--clients", "2", "--cli-import", "1"},
 		func(string) string { return "" }, nil, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("recur bench: %v\n%s%s", err, stdout.String(), stderr.String())
@@ -25,7 +26,7 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 	out := stdout.String()
 	for name, re := range map[string]string{
 		"single import":         `POST to completed: median ([0-9.]+) ms`,
-		"sustained":             `= ([0-9.]+) records/s`,
+		"sustained":             `2 imports into 2 data source\(s\), [0-9]+ records in [0-9.]+ ms = ([0-9.]+) records/s`,
 		"floor":                 `end to end / floor = ([0-9.]+)`,
 		"single-object":         `with 2 keep-alive clients = ([0-9.]+) requests/s`,
 		"bulk vs single-object": `bulk is ([0-9.]+)× faster`,
@@ -42,5 +43,15 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 		if err != nil || v <= 0 && name != "peak heap" {
 			t.Errorf("%s: %q is not a positive figure in\n%s", name, m[1], out)
 		}
+	}
+}
+
+// TestBenchRefusesNoDataSources checks that --data-sources below one is
+// refused with a message naming the flag, before any work starts.
+func TestBenchRefusesNoDataSources(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--data-sources", "0"}, func(string) string { return "" }, nil, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--data-sources must be at least 1; got 0") {
+		t.Fatalf("recur bench --data-sources 0: got %v, want an error naming --data-sources", err)
 	}
 }
