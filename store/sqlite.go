@@ -124,7 +124,7 @@ func (e *sqliteEngine) writeTx(ctx context.Context, fn func(tx *txn) error) erro
 		// The write transaction holds SQLite's only write lock, so the ids
 		// after the largest are free until it commits.
 		var max int64
-		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM "+table).Scan(&max); err != nil {
+		if err := t.queryRow(ctx, "SELECT COALESCE(MAX(id), 0) FROM "+table).Scan(&max); err != nil {
 			return nil, err
 		}
 		ids := make([]int64, n)
@@ -156,7 +156,8 @@ func (e *sqliteEngine) bulkInsert(ctx context.Context, tx *sql.Tx, small querier
 		return nil
 	}
 	per := min(500, sqliteMaxVars/len(cols))
-	args := make([]any, 0, per*len(cols))
+	// Sized for the rows there are: a single-object write inserts one.
+	args := make([]any, 0, min(n, per)*len(cols))
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
