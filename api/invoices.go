@@ -706,20 +706,30 @@ func (s *Server) optionalMembers(w http.ResponseWriter, r *http.Request) (map[st
 	return members, nil
 }
 
-// disabledOf reads the disabled member of a disabled_state body; absent
-// means false (enable), as for every missing boolean.
-func disabledOf(members map[string]jsontext.Value) (bool, error) {
-	v, ok := members["disabled"]
-	if !ok || v.Kind() == 'n' {
-		return false, nil
+// disableRequest reads a disabled_state request: the record it names (by
+// uuid in the path, or data_source_uuid and external_id in the body) and the
+// disabled member, where absent means false (enable), as for every missing
+// boolean. It returns the body's error, or EINVALID naming disabled when
+// that is not a boolean.
+func (s *Server) disableRequest(w http.ResponseWriter, r *http.Request) (store.Ref, bool, error) {
+	body, err := s.body(w, r)
+	if err != nil {
+		return store.Ref{}, false, err
 	}
-	switch v.Kind() {
-	case 't':
-		return true, nil
-	case 'f':
-		return false, nil
+	members, err := objectMembers(body)
+	if err != nil {
+		return store.Ref{}, false, err
 	}
-	return false, recur.Invalid(map[string]string{"disabled": "disabled must be true or false; got " + describeValue(v)})
+	var disabled bool
+	switch v, ok := members["disabled"]; {
+	case !ok, v.Kind() == 'n', v.Kind() == 'f':
+	case v.Kind() == 't':
+		disabled = true
+	default:
+		return store.Ref{}, false, recur.Invalid(map[string]string{"disabled": "disabled must be true or false; got " + describeValue(v)})
+	}
+	ref, err := s.refOf(r, members, true)
+	return ref, disabled, err
 }
 
 // disableInvoice disables or enables an invoice with its line items and
@@ -727,19 +737,7 @@ func disabledOf(members map[string]jsontext.Value) (bool, error) {
 func (s *Server) disableInvoice(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	c := callerOf(ctx)
-	body, err := s.body(w, r)
-	if err != nil {
-		return err
-	}
-	members, err := objectMembers(body)
-	if err != nil {
-		return err
-	}
-	disabled, err := disabledOf(members)
-	if err != nil {
-		return err
-	}
-	ref, err := s.refOf(r, members, true)
+	ref, disabled, err := s.disableRequest(w, r)
 	if err != nil {
 		return err
 	}

@@ -156,19 +156,7 @@ func (s *Server) deleteTransaction(w http.ResponseWriter, r *http.Request) error
 // transaction and its disabled state.
 func (s *Server) disableTransaction(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	body, err := s.body(w, r)
-	if err != nil {
-		return err
-	}
-	members, err := objectMembers(body)
-	if err != nil {
-		return err
-	}
-	disabled, err := disabledOf(members)
-	if err != nil {
-		return err
-	}
-	ref, err := s.refOf(r, members, true)
+	ref, disabled, err := s.disableRequest(w, r)
 	if err != nil {
 		return err
 	}
