@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/recurhq/recur"
 )
@@ -582,20 +583,28 @@ func (s *Store) DeleteLineItem(ctx context.Context, accountID int64, ref Ref) er
 // that ref names; by names who did it. It returns the line item as stored,
 // or ENOTFOUND ("Line item not found").
 func (s *Store) SetLineItemDisabled(ctx context.Context, accountID int64, ref Ref, disabled bool, by string) (*recur.LineItem, error) {
-	var out *recur.LineItem
+	return setChildDisabled(ctx, s, "line_items", "Line item", accountID, ref, disabled, by, findLineItem)
+}
+
+// setChildDisabled disables (or enables again) the line item or transaction
+// in table that ref names, marks its customer for recompute and returns the
+// record as find reads it, or ENOTFOUND ("<name> not found").
+func setChildDisabled[T any](ctx context.Context, s *Store, table, name string, accountID int64, ref Ref, disabled bool, by string,
+	find func(ctx context.Context, q querier, accountID int64, ref Ref) (*T, error)) (*T, error) {
+	var out *T
 	err := s.eng.writeTx(ctx, func(tx *txn) error {
-		row, err := findChild(ctx, tx, "line_items", "Line item", accountID, ref)
+		row, err := findChild(ctx, tx, table, name, accountID, ref)
 		if err != nil {
 			return err
 		}
 		args := append(s.disabledArgs(disabled, by), row.id)
-		if _, err := tx.exec(ctx, `UPDATE line_items SET disabled = $1, disabled_at = $2, disabled_by = $3 WHERE id = $4`, args...); err != nil {
-			return internal("disable line item", err)
+		if _, err := tx.exec(ctx, `UPDATE `+table+` SET disabled = $1, disabled_at = $2, disabled_by = $3 WHERE id = $4`, args...); err != nil {
+			return internal("disable "+strings.ToLower(name), err)
 		}
 		if err := s.touch(ctx, tx, row.customerID); err != nil {
 			return err
 		}
-		out, err = findLineItem(ctx, tx, accountID, ref)
+		out, err = find(ctx, tx, accountID, ref)
 		return err
 	})
 	return out, err
@@ -678,21 +687,5 @@ func (s *Store) DeleteTransaction(ctx context.Context, accountID int64, ref Ref)
 // transaction that ref names; by names who did it. It returns the
 // transaction as stored, or ENOTFOUND ("Transaction not found").
 func (s *Store) SetTransactionDisabled(ctx context.Context, accountID int64, ref Ref, disabled bool, by string) (*recur.Transaction, error) {
-	var out *recur.Transaction
-	err := s.eng.writeTx(ctx, func(tx *txn) error {
-		row, err := findChild(ctx, tx, "transactions", "Transaction", accountID, ref)
-		if err != nil {
-			return err
-		}
-		args := append(s.disabledArgs(disabled, by), row.id)
-		if _, err := tx.exec(ctx, `UPDATE transactions SET disabled = $1, disabled_at = $2, disabled_by = $3 WHERE id = $4`, args...); err != nil {
-			return internal("disable transaction", err)
-		}
-		if err := s.touch(ctx, tx, row.customerID); err != nil {
-			return err
-		}
-		out, err = findTransaction(ctx, tx, accountID, ref)
-		return err
-	})
-	return out, err
+	return setChildDisabled(ctx, s, "transactions", "Transaction", accountID, ref, disabled, by, findTransaction)
 }
