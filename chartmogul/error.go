@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
-// ErrorCode classifies an Error. The HTTP layer maps each code to one status
-// code and one of ChartMogul's error bodies, in one place (package api).
+// ErrorCode classifies an Error. The local ChartMogul maps each code to one
+// HTTP status and one of ChartMogul's error bodies, in one place (package
+// sandbox/api); the Client maps each status it receives back to a code
+// (CodeOfStatus), so that both sides speak of failures in the same words.
 type ErrorCode string
 
 // The error codes. Their HTTP statuses are given for orientation; the mapping
@@ -44,6 +47,12 @@ type Error struct {
 	Resource string
 	// Err is the underlying cause, kept for logs; it is never shown to users.
 	Err error
+	// Status is the HTTP status a server answered with, when the error is
+	// the Client's reading of an answer; 0 otherwise.
+	Status int
+	// RetryAfter is how long the server asked the client to wait (its
+	// Retry-After header), when it did.
+	RetryAfter time.Duration
 }
 
 // Error returns the message, with the cause for logs when there is one.

@@ -30,7 +30,7 @@ func TestBenchPrintsEveryFigure(t *testing.T) {
 		"floor":                 `end to end / floor = ([0-9.]+)`,
 		"single-object":         `with 2 keep-alive clients = ([0-9.]+) requests/s`,
 		"bulk vs single-object": `bulk is ([0-9.]+)× faster`,
-		"sandbox import":          `sandbox import of a [0-9.]+ MB file \([0-9]+ records\): ([0-9.]+) ms to all completed`,
+		"sandbox import":        `sandbox import of a [0-9.]+ MB file \([0-9]+ records\): ([0-9.]+) ms to all completed`,
 		"pre-split":             `sent by the benchmark: ([0-9.]+) ms; ratio [0-9.]+`,
 		"peak heap":             `peak heap of one import \(above the heap before it\): ([0-9.]+) MB`,
 	} {

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/recurhq/recur/chartmogul"
-	"github.com/recurhq/recur/sandbox/client"
 )
 
 // errRecordsFailed makes `sandbox import` exit non-zero after it has printed
@@ -75,7 +74,7 @@ func importCmd(ctx context.Context, args []string, getenv env, stdout, stderr io
 		return err
 	}
 
-	c := client.New(strings.TrimRight(*url, "/"), *key)
+	c := chartmogul.NewClient(strings.TrimRight(*url, "/"), *key)
 	if err := c.Ping(ctx); err != nil {
 		return fmt.Errorf("cannot use Recur at %s: %w", *url, err)
 	}
@@ -140,7 +139,7 @@ func readCSVDir(sp *chartmogul.Splitter, dir string) error {
 
 // resolveDataSource finds the data source a --data-source value names: a
 // uuid, or a name, which is created when the account has no such source.
-func resolveDataSource(ctx context.Context, c *client.Client, v string) (string, error) {
+func resolveDataSource(ctx context.Context, c *chartmogul.Client, v string) (string, error) {
 	if strings.HasPrefix(v, chartmogul.PrefixDataSource) {
 		return v, nil
 	}
@@ -162,7 +161,7 @@ func resolveDataSource(ctx context.Context, c *client.Client, v string) (string,
 
 // importRun sends the chunks of one `sandbox import`.
 type importRun struct {
-	c        *client.Client
+	c        *chartmogul.Client
 	ds       string
 	chunks   []chartmogul.Chunk
 	total    int
@@ -177,7 +176,7 @@ type importRun struct {
 type chunkResult struct {
 	index  int
 	chunk  chartmogul.Chunk
-	imp    *client.Import
+	imp    *chartmogul.ImportState
 	err    error
 	posted bool // the server accepted the chunk
 }

@@ -42,6 +42,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	readTimeout := fs.Duration("read-timeout", 2*time.Minute, "how long a client may take to send a whole request, body included")
 	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "how long answering a request may take, from the end of its headers")
 	maxHeader := fs.String("max-header-bytes", "64KB", "largest request header block; larger ones are answered 431")
+	readFaults := faultFlags(fs) // inject.go
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,10 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	if *rateLimit < 0 || *rateBurst < 0 || *maxQueued < 0 {
 		return usageError{"--rate-limit, --rate-burst and --max-queued-imports must not be negative; 0 turns the limit off"}
+	}
+	faults, err := readFaults()
+	if err != nil {
+		return err
 	}
 	log := newLogger(getenv, stderr)
 
@@ -77,6 +82,7 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	srv := api.New(st, log)
 	srv.MaxPayload = limit
 	srv.RateLimit, srv.RateBurst, srv.MaxQueuedImports = *rateLimit, *rateBurst, *maxQueued
+	srv.Faults = faults
 
 	var queue store.Queue
 	if !*noWorkers {
@@ -93,6 +99,9 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    int(headerLimit),
 		ErrorLog:          nil,
+	}
+	if faults.Enabled() {
+		fmt.Fprintln(stdout, faultsLine(faults))
 	}
 	fmt.Fprintf(stdout, "Recur is listening on http://%s (database %s)\n", ln.Addr(), redactURL(*dbURL))
 	served := make(chan error, 1)

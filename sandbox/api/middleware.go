@@ -5,10 +5,12 @@ package api
 // and its HTTP metrics.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -108,7 +110,10 @@ func (s *Server) logRequest(log *slog.Logger, r *http.Request, sw *statusWriter,
 		route = "unmatched"
 	}
 	status := sw.status
-	if !sw.wrote {
+	switch {
+	case sw.hijacked:
+		status = statusNoAnswer
+	case !sw.wrote:
 		status = http.StatusOK
 	}
 	if s.Metrics != nil {
@@ -134,12 +139,19 @@ func opsRoute(pattern string) bool {
 	return false
 }
 
+// statusNoAnswer is the status the access log and the metrics give a
+// request whose connection was closed without an answer (--inject-drop):
+// nginx's 444, so that such requests stand out from every status a client
+// can receive.
+const statusNoAnswer = 444
+
 // statusWriter remembers the status and counts the body bytes of an answer.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
-	bytes  int64
+	status   int
+	wrote    bool
+	hijacked bool
+	bytes    int64
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -156,6 +168,18 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// Hijack takes over the connection, through http.ResponseController (which
+// says so when the connection cannot be taken over, as with HTTP/2), and
+// remembers it so that the access log does not report an answer that was
+// never sent.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, rw, err
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

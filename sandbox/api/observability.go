@@ -33,8 +33,10 @@ import (
 // The metrics:
 //
 //	recur_http_requests_total{route,code}            requests answered, by ServeMux pattern ("unmatched" for none) and status
+//	                                                 (444, as nginx logs it, for a connection closed without an answer by --inject-drop)
 //	recur_http_request_duration_seconds{route}       request latency
 //	recur_http_rejected_total{reason}                429s: "rate_limit" or "import_queue_full"
+//	recur_injected_faults_total{fault}               faults injected on purpose (sandbox serve --inject-…): "429", "503" or "drop"
 //	recur_imports_finished_total{status}             imports finished here: completed or failed
 //	recur_import_records_imported_total{type}        records applied, per record type
 //	recur_import_records_failed_total{type}          records rejected, per record type
@@ -51,6 +53,7 @@ type Metrics struct {
 	httpRequests    *prometheus.CounterVec
 	httpDuration    *prometheus.HistogramVec
 	rejected        *prometheus.CounterVec
+	injected        *prometheus.CounterVec
 	importsFinished *prometheus.CounterVec
 	recordsImported *prometheus.CounterVec
 	recordsFailed   *prometheus.CounterVec
@@ -75,6 +78,10 @@ func NewMetrics(st *store.Store) *Metrics {
 			Name: "recur_http_rejected_total",
 			Help: "Requests answered 429 to protect the service: rate_limit (too many requests of an account) or import_queue_full (too many unfinished imports of an account).",
 		}, []string{"reason"}),
+		injected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recur_injected_faults_total",
+			Help: "Requests given a fault on purpose (sandbox serve --inject-…): 429 or 503 (answered without doing the work), or drop (done, then the connection closed without an answer).",
+		}, []string{"fault"}),
 		importsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "recur_imports_finished_total",
 			Help: "Bulk imports this process's workers finished, by final status.",
@@ -105,7 +112,10 @@ func NewMetrics(st *store.Store) *Metrics {
 	for _, reason := range []string{rejectRateLimit, rejectQueueFull} {
 		m.rejected.WithLabelValues(reason)
 	}
-	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.rejected, m.importsFinished, m.recordsImported, m.recordsFailed, m.importDuration,
+	for _, fault := range []string{fault429, fault503, faultDrop} {
+		m.injected.WithLabelValues(fault)
+	}
+	m.Registry.MustRegister(m.httpRequests, m.httpDuration, m.rejected, m.injected, m.importsFinished, m.recordsImported, m.recordsFailed, m.importDuration,
 		newDatabaseCollector(st),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -45,8 +45,16 @@ type Server struct {
 	// new import is answered 429. 0 disables the bound, as in New; `recur
 	// serve` sets DefaultMaxQueuedImports.
 	MaxQueuedImports int
+	// Faults are injected into the answers of the API routes, for the
+	// fault tests of clients (faults.go). The zero value, as in New,
+	// injects none.
+	Faults Faults
 
-	limiter *rateLimiter
+	limiter  *rateLimiter
+	injector *injector
+	// traffic counts every account's requests per second, for GET
+	// /v1/recur/traffic (traffic.go).
+	traffic *trafficRecord
 	// routes are the patterns the route helper registered, for Routes.
 	routes []string
 }
@@ -63,9 +71,15 @@ type router func(pattern string, h func(w http.ResponseWriter, r *http.Request) 
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes = nil
+	if s.traffic == nil {
+		s.traffic = newTrafficRecord()
+	}
+	if s.injector == nil {
+		s.injector = newInjector(s.Faults)
+	}
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 		s.routes = append(s.routes, pattern)
-		mux.Handle(pattern, s.authenticated(s.limited(h)))
+		mux.Handle(pattern, s.authenticated(s.recorded(s.injected(s.limited(h)))))
 	}
 	registerOps(mux, s.Store, s.Metrics)
 	// The dashboard (GET / and /assets/) is a client of the routes below,
@@ -74,6 +88,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI) // openapi.go
 	route("GET /v1/ping", s.ping)
 	route("GET /v1/account", s.account)
+	// The traffic record is what a fault test measures the client with:
+	// reading it must not change the measure, so it is neither recorded,
+	// nor faulted, nor rate limited.
+	s.routes = append(s.routes, trafficRoute)
+	mux.Handle(trafficRoute, s.authenticated(s.getTraffic))
 
 	s.dataSourceRoutes(route)
 	s.webhookRoutes(route) // webhooks.go: PATCH /v1/data_sources/{ds}, …/webhook_deliveries
