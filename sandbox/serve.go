@@ -6,19 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
-
 	"github.com/recurhq/recur/chartmogul"
 	"github.com/recurhq/recur/sandbox/api"
-	"github.com/recurhq/recur/sandbox/importer"
+	"github.com/recurhq/recur/sandbox/server"
 	"github.com/recurhq/recur/sandbox/store"
 )
 
@@ -63,134 +57,41 @@ func serve(ctx context.Context, args []string, getenv env, stdout, stderr io.Wri
 	}
 	log := newLogger(getenv, stderr)
 
+	// Keys are installed before the server answers, so that the first
+	// request can already use RECUR_API_KEY.
 	st, err := store.Open(ctx, *dbURL, store.Options{})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	st.AfterWrite = st.Touch // every write of records queues its customers' analytics recompute
-	if err := installKeys(ctx, st, getenv, stdout); err != nil {
+	err = installKeys(ctx, st, getenv, stdout)
+	st.Close()
+	if err != nil {
 		return err
 	}
-
-	ln, err := net.Listen("tcp", *addr)
+	srv, err := server.Start(ctx, server.Options{
+		Addr: *addr, Database: *dbURL, MaxPayload: limit,
+		RateLimit: *rateLimit, RateBurst: *rateBurst, MaxQueuedImports: *maxQueued,
+		NoWorkers: *noWorkers, ImportWorkers: *workers, PollInterval: *poll, Faults: faults,
+		ReadHeaderTimeout: *readHeaderTimeout, ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout,
+		MaxHeaderBytes: int(headerLimit), Log: log,
+	})
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", *addr, err)
-	}
-	defer ln.Close()
-
-	srv := api.New(st, log)
-	srv.MaxPayload = limit
-	srv.RateLimit, srv.RateBurst, srv.MaxQueuedImports = *rateLimit, *rateBurst, *maxQueued
-	srv.Faults = faults
-
-	var queue store.Queue
-	if !*noWorkers {
-		if queue, err = startWorkers(ctx, st, log, *workers, *poll, srv.Metrics); err != nil {
-			return err
-		}
-	}
-
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: *readHeaderTimeout,
-		ReadTimeout:       *readTimeout,
-		WriteTimeout:      *writeTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    int(headerLimit),
-		ErrorLog:          nil,
+		return err
 	}
 	if faults.Enabled() {
 		fmt.Fprintln(stdout, faultsLine(faults))
 	}
-	fmt.Fprintf(stdout, "Recur is listening on http://%s (database %s)\n", ln.Addr(), redactURL(*dbURL))
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "Recur is listening on %s (database %s)\n", srv.URL, redactURL(*dbURL))
 
 	select {
 	case <-ctx.Done():
-	case err := <-served:
+	case err := <-srv.Done():
 		return fmt.Errorf("the HTTP server stopped: %w", err)
 	}
 	log.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	if err := hs.Shutdown(stopCtx); err != nil {
-		log.Warn("requests were still running at shutdown", "error", err)
-	}
-	if queue != nil {
-		stopWorkers(stopCtx, queue, log)
-	}
-	return nil
-}
-
-// startWorkers starts this process's import workers, which count the
-// imports they finish in metrics (when not nil). The workers outlive ctx:
-// on shutdown they are stopped gracefully (stopWorkers), not cut off by the
-// signal.
-func startWorkers(ctx context.Context, st *store.Store, log *slog.Logger, workers int, poll time.Duration, metrics *api.Metrics) (store.Queue, error) {
-	im := importer.New(st, log)
-	im.Webhooks.Render = api.ImportJSON // webhook bodies are exactly GET's (api/webhooks.go)
-	if metrics != nil {
-		im.Finished = metrics.ImportFinished
-	}
-	if poll == 0 && st.Engine() == store.SQLite {
-		// SQLite cannot notify workers of new jobs; poll often, so that an
-		// import waits a few milliseconds, not River's default second.
-		poll = 20 * time.Millisecond
-	}
-	queue, err := st.StartWorkers(context.WithoutCancel(ctx), im.Workers(), store.QueueConfig{
-		ImportWorkers: workers, PollInterval: poll, JobTimeout: 10 * time.Minute, RescueAfter: 15 * time.Minute,
-		PeriodicJobs: im.PeriodicJobs(),
-		Logger:       log.With("component", "river"),
-		ErrorHandler: &jobErrors{log: log},
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The start-up work below is short and must not be cut off half-done by
-	// a signal arriving meanwhile: the workers are stopped properly after.
-	startCtx := context.WithoutCancel(ctx)
-	// Imports cut off by a crash or a hard stop resume now rather than when
-	// River rescues their jobs.
-	if n, err := im.Resume(startCtx); err != nil {
-		queue.StopAndCancel(startCtx)
-		return nil, err
-	} else if n > 0 {
-		log.Info("resuming unfinished imports", "imports", n)
-	}
-	// Customers whose analytics were never computed (imported before
-	// analytics existed) get them now.
-	if n, err := st.QueueMissingAnalytics(startCtx); err != nil {
-		queue.StopAndCancel(startCtx)
-		return nil, err
-	} else if n > 0 {
-		log.Info("computing missing analytics", "accounts", n)
-	}
-	return queue, nil
-}
-
-// stopWorkers lets running imports finish until ctx ends, then cuts them
-// off; an import cut off resumes at the next start.
-func stopWorkers(ctx context.Context, queue store.Queue, log *slog.Logger) {
-	if err := queue.Stop(ctx); err != nil {
-		log.Warn("imports were still running at shutdown; they resume at the next start", "error", err)
-		cutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		queue.StopAndCancel(cutCtx)
-	}
-}
-
-// jobErrors logs the errors and panics of jobs; River retries them.
-type jobErrors struct{ log *slog.Logger }
-
-func (h *jobErrors) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
-	h.log.Error("job failed; it will be retried", "kind", job.Kind, "attempt", job.Attempt, "error", err)
-	return nil
-}
-
-func (h *jobErrors) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
-	h.log.Error("job panicked; it will be retried", "kind", job.Kind, "attempt", job.Attempt, "panic", panicVal, "trace", trace)
+	srv.Stop(stopCtx)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/recurhq/recur/sandbox/api"
+	"github.com/recurhq/recur/sandbox/server"
 	"github.com/recurhq/recur/sandbox/store"
 )
 
@@ -45,7 +46,7 @@ func worker(ctx context.Context, args []string, getenv env, stdout, stderr io.Wr
 		go ops.Serve(ln)
 		fmt.Fprintf(stdout, "Recur worker metrics are at http://%s/metrics\n", ln.Addr())
 	}
-	queue, err := startWorkers(ctx, st, log, *workers, *poll, metrics)
+	queue, err := server.StartWorkers(ctx, st, log, *workers, *poll, metrics)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func worker(ctx context.Context, args []string, getenv env, stdout, stderr io.Wr
 	log.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	stopWorkers(stopCtx, queue, log)
+	server.StopWorkers(stopCtx, queue, log)
 	if ops != nil {
 		// After the workers, so that a last scrape sees their final counts.
 		ops.Shutdown(stopCtx)
