@@ -78,14 +78,13 @@ func (a *Activities) Configure(ctx context.Context, in workflows.ConfigureInput)
 	return s, nil
 }
 
-// CheckSetup checks, before a sync sends anything, that ChartMogul accepts
-// the key and knows the data source and that the six source relations can
-// be read; it reports the source's rows that belong to no customer.
+// CheckSetup checks, before a sync reads any customer, that the six source
+// relations can be read, and reports the source's rows that belong to no
+// customer. It asks nothing of ChartMogul: a sync with nothing to send
+// sends no request at all, and a refused key or an unknown data source
+// stops the sync at its first request with a configuration error.
 func (a *Activities) CheckSetup(ctx context.Context, in workflows.CheckSetupInput) (workflows.CheckSetupResult, error) {
 	var res workflows.CheckSetupResult
-	if _, err := a.ChartMogul.DataSource(ctx, in.Settings.DataSource); err != nil {
-		return res, chartMogulError(err, "reading data source "+in.Settings.DataSource, in.Settings.DataSource)
-	}
 	if err := a.Source.Check(ctx); err != nil {
 		return res, err
 	}

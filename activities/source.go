@@ -151,7 +151,7 @@ func (s *Source) readError(t chartmogul.RecordType, err error) error {
 	if errors.As(err, &pe) {
 		switch {
 		case pe.Code == "42P01":
-			return configError("the billing database has no %s: create it (the README shows the six views of the source contract), set --source-schema, or give a query of your own with --source-query %s=…", s.describe(t), relationNames[t])
+			return configError("the billing database has no relation %s.%s: create it (the README shows the six views of the source contract), set --source-schema, or give a query of your own with --source-query %s=…", s.schema(), relationNames[t], relationNames[t])
 		case pe.Code.Class() == "42":
 			return configError("%s cannot be read: %s. Fix the view or query", s.describe(t), pe.Message)
 		case pe.Code.Class() == "28":
@@ -163,8 +163,12 @@ func (s *Source) readError(t chartmogul.RecordType, err error) error {
 	return fmt.Errorf("cannot read %s from the billing database (check BILLING_DATABASE_URL and that PostgreSQL is running; Recur retries): %w", s.describe(t), err)
 }
 
-// Check reads the columns of every relation.
+// Check reads the columns of every relation afresh: a sync begins with it,
+// so that a view changed since the last sync is read as it is now.
 func (s *Source) Check(ctx context.Context) error {
+	s.mu.Lock()
+	s.columns = nil
+	s.mu.Unlock()
 	for _, t := range chartmogul.RecordTypes {
 		if _, err := s.Columns(ctx, t); err != nil {
 			return err
@@ -492,9 +496,6 @@ func (s *Source) orphanQueries() []struct {
 // Orphans lists the rows that belong to no customer, up to limit, and
 // counts them all.
 func (s *Source) Orphans(ctx context.Context, limit int) ([]workflows.RecordFailure, int, error) {
-	if err := s.Check(ctx); err != nil {
-		return nil, 0, err
-	}
 	var out []workflows.RecordFailure
 	total := 0
 	for _, o := range s.orphanQueries() {

@@ -59,6 +59,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type running struct {
 	closers []func()
 	failed  chan error
+	// temporal, chartmogul and sandbox (when embedded) are what the worker
+	// talks to; end-to-end tests look at them too.
+	temporal   client.Client
+	chartmogul *chartmogul.Client
+	sandbox    *server.Server
 }
 
 func (r *running) close() {
@@ -106,12 +111,14 @@ func start(ctx context.Context, cfg *config, getenv func(string) string, log *sl
 		return nil, fmt.Errorf("cannot reach Temporal at %s (%w): check TEMPORAL_ADDRESS, or unset it to start the embedded dev server", cfg.temporalAddress, err)
 	}
 	r.closers = append(r.closers, c.Close)
+	r.temporal = c
 
 	// ChartMogul: the account of CHARTMOGUL_API_KEY, or the local one.
 	cm, err := connectChartMogul(ctx, cfg, log, stdout, r)
 	if err != nil {
 		return nil, err
 	}
+	r.chartmogul = cm
 
 	// The databases.
 	state, err := openDatabase(ctx, cfg.stateDB, "state")
@@ -203,12 +210,21 @@ func connectChartMogul(ctx context.Context, cfg *config, log *slog.Logger, stdou
 	if cfg.apiKey != "" {
 		cm := chartmogul.NewClient(cfg.chartmogulURL, cfg.apiKey)
 		if cfg.dataSource == "" {
-			return nil, usageError{"CHARTMOGUL_DATA_SOURCE (or --data-source) must name the data source to import into when CHARTMOGUL_API_KEY is set; `curl -u $CHARTMOGUL_API_KEY: " + cfg.chartmogulURL + "/v1/data_sources` lists them"}
+			// No data source named: use the account's data source named
+			// Recur, made the first time, and say so.
+			ds, err := localDataSource(ctx, cm)
+			if err != nil {
+				return nil, fmt.Errorf("CHARTMOGUL_DATA_SOURCE is not set and the data source %q could not be found or created at %s: %w; set CHARTMOGUL_DATA_SOURCE to a data source uuid", localDataSourceName, cfg.chartmogulURL, err)
+			}
+			cfg.dataSource = ds
+			fmt.Fprintf(stdout, "ChartMogul at %s: importing into data source %s (%q; set CHARTMOGUL_DATA_SOURCE to choose another)\n", cfg.chartmogulURL, ds, localDataSourceName)
 		}
 		return cm, nil
 	}
-	srv, err := server.Start(ctx, server.Options{Addr: cfg.sandboxAddr, Database: cfg.sandboxDB,
-		RateLimit: 40, Log: log.With("component", "sandbox")})
+	// The local ChartMogul logs only what goes wrong: its request log
+	// would drown the worker's.
+	quiet := slog.New(&levelHandler{min: slog.LevelWarn, Handler: log.Handler()}).With("component", "sandbox")
+	srv, err := server.Start(ctx, server.Options{Addr: cfg.sandboxAddr, Database: cfg.sandboxDB, RateLimit: 40, Log: quiet})
 	if err != nil {
 		return nil, fmt.Errorf("%w; stop what uses the port or set --sandbox-addr, or set CHARTMOGUL_API_KEY to use ChartMogul itself", err)
 	}
@@ -217,6 +233,7 @@ func connectChartMogul(ctx context.Context, cfg *config, log *slog.Logger, stdou
 		defer cancel()
 		srv.Stop(stopCtx)
 	})
+	r.sandbox = srv
 	key, err := srv.CreateKey(ctx)
 	if err != nil {
 		return nil, err
@@ -231,12 +248,12 @@ func connectChartMogul(ctx context.Context, cfg *config, log *slog.Logger, stdou
 	return cm, nil
 }
 
-// localDataSourceName is the data source the worker creates on the local
-// ChartMogul.
+// localDataSourceName is the data source the worker imports into when
+// CHARTMOGUL_DATA_SOURCE names none: made the first time.
 const localDataSourceName = "Recur"
 
-// localDataSource returns the local ChartMogul's data source named Recur,
-// creating it the first time.
+// localDataSource returns the account's data source named Recur, creating
+// it the first time.
 func localDataSource(ctx context.Context, cm *chartmogul.Client) (string, error) {
 	list, err := cm.DataSources(ctx)
 	if err != nil {
@@ -330,4 +347,22 @@ func newLogger(getenv func(string) string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// levelHandler drops records below min.
+type levelHandler struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h *levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &levelHandler{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h *levelHandler) WithGroup(name string) slog.Handler {
+	return &levelHandler{Handler: h.Handler.WithGroup(name), min: h.min}
 }
