@@ -25,6 +25,13 @@ type config struct {
 	devPort         int
 	uiPort          int
 	devLogLevel     string
+	// A Temporal cluster's or Temporal Cloud's credentials: an API key
+	// (TEMPORAL_API_KEY, from the environment only) or a client
+	// certificate, both over TLS.
+	temporalAPIKey string
+	tlsCert        string
+	tlsKey         string
+	tlsCA          string
 
 	chartmogulURL string
 	apiKey        string
@@ -94,6 +101,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.namespace, "namespace", env("TEMPORAL_NAMESPACE", "default"), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.taskQueue, "task-queue", env("RECUR_TASK_QUEUE", "recur"), "task queue of Recur's workflows and activities (RECUR_TASK_QUEUE)")
 	fs.StringVar(&c.devDB, "dev-db", env("RECUR_DEV_DB", "recur-temporal.db"), "SQLite file of the embedded dev server: syncs survive a restart")
+	fs.StringVar(&c.tlsCert, "temporal-tls-cert", getenv("TEMPORAL_TLS_CERT"), "client certificate (PEM file) for a Temporal cluster or Temporal Cloud (TEMPORAL_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "temporal-tls-key", getenv("TEMPORAL_TLS_KEY"), "its private key (PEM file) (TEMPORAL_TLS_KEY)")
+	fs.StringVar(&c.tlsCA, "temporal-tls-ca", getenv("TEMPORAL_TLS_CA"), "CA certificate (PEM file) of the cluster, when not a public CA (TEMPORAL_TLS_CA)")
 	fs.IntVar(&c.devPort, "dev-port", 7233, "port of the embedded dev server")
 	fs.IntVar(&c.uiPort, "ui-port", 8233, "port of the embedded dev server's Web UI")
 	fs.StringVar(&c.devLogLevel, "dev-log-level", "error", "log level of the embedded dev server")
@@ -128,6 +138,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, usageError{fmt.Sprintf("unexpected argument %q: the worker takes flags only (see --help)", fs.Arg(0))}
 	}
 	c.apiKey = getenv("CHARTMOGUL_API_KEY")
+	c.temporalAPIKey = getenv("TEMPORAL_API_KEY")
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, usageError{"--temporal-tls-cert and --temporal-tls-key go together: give both, or neither"}
+	}
 	if c.stateDB == "" {
 		c.stateDB = c.billingDB
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -101,12 +104,16 @@ func start(ctx context.Context, cfg *config, getenv func(string) string, log *sl
 		return nil, err
 	}
 	meter := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)).Meter("temporal-sdk-go")
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:       cfg.temporalAddress,
 		Namespace:      cfg.namespace,
 		Logger:         sdklog.NewStructuredLogger(log),
 		MetricsHandler: temporalotel.NewMetricsHandler(temporalotel.MetricsHandlerOptions{Meter: meter}),
-	})
+	}
+	if err := temporalCredentials(cfg, &opts); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (%w): check TEMPORAL_ADDRESS, or unset it to start the embedded dev server", cfg.temporalAddress, err)
 	}
@@ -365,4 +372,36 @@ func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *levelHandler) WithGroup(name string) slog.Handler {
 	return &levelHandler{Handler: h.Handler.WithGroup(name), min: h.min}
+}
+
+// temporalCredentials sets TLS and an API key or client certificate for a
+// Temporal cluster or Temporal Cloud.
+func temporalCredentials(cfg *config, opts *client.Options) error {
+	if cfg.temporalAPIKey == "" && cfg.tlsCert == "" && cfg.tlsCA == "" {
+		return nil
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.tlsCA != "" {
+		pem, err := os.ReadFile(cfg.tlsCA)
+		if err != nil {
+			return usageError{fmt.Sprintf("--temporal-tls-ca: %v", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return usageError{fmt.Sprintf("--temporal-tls-ca: %s holds no PEM certificate", cfg.tlsCA)}
+		}
+		tlsConfig.RootCAs = pool
+	}
+	opts.ConnectionOptions.TLS = tlsConfig
+	switch {
+	case cfg.tlsCert != "":
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return usageError{fmt.Sprintf("--temporal-tls-cert/--temporal-tls-key cannot be loaded: %v", err)}
+		}
+		opts.Credentials = client.NewMTLSCredentials(cert)
+	case cfg.temporalAPIKey != "":
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.temporalAPIKey)
+	}
+	return nil
 }
