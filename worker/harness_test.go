@@ -69,7 +69,22 @@ func TestMain(m *testing.M) {
 	if shared != nil {
 		shared.close()
 	}
+	for _, d := range tempDirs {
+		os.RemoveAll(d)
+	}
 	os.Exit(code)
+}
+
+// tempDirs are directories that outlive one test (built binaries); TestMain
+// removes them.
+var tempDirs []string
+
+func makeTempDir(prefix string) (string, error) {
+	d, err := os.MkdirTemp("", prefix)
+	if err == nil {
+		tempDirs = append(tempDirs, d)
+	}
+	return d, err
 }
 
 // e2e returns the shared harness, starting it on first use. Without a
