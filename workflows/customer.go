@@ -48,6 +48,8 @@ type customerImport struct {
 	settings   Settings
 	workflowID string
 	result     *CustomerResult
+	// extractID is the claim check to remove when the workflow ends.
+	extractID int64
 }
 
 // run tells the story: extract, build, send each part, finish.
@@ -61,6 +63,7 @@ func (c *customerImport) run(ctx workflow.Context) (*CustomerResult, error) {
 		return c.fail(ctx, err)
 	}
 	res.Extracted = ex.Counts
+	c.extractID = ex.ExtractID
 	if ex.Missing {
 		res.Outcome = OutcomeRemoved
 		res.Message = fmt.Sprintf("customer %q is not in the source's customers relation: nothing was sent, and ChartMogul keeps what it has", customer)
@@ -98,7 +101,9 @@ func (c *customerImport) run(ctx workflow.Context) (*CustomerResult, error) {
 		if _, err := c.done(ctx, ex, false); err != nil {
 			return res, err
 		}
-		return res, temporal.NewCanceledError(res.Message)
+		// The result rides in the cancellation's details: the sync still
+		// counts what the parts sent imported.
+		return res, temporal.NewCanceledError(*res)
 	}
 	res.Outcome = outcomeOf(res)
 	return c.done(ctx, ex, true)
@@ -125,13 +130,18 @@ func (c *customerImport) done(ctx workflow.Context, ex ExtractResult, complete b
 }
 
 // fail ends the workflow with err, the outcome search attribute set to
-// failed so that the UI's query for failed customers finds it.
+// failed so that the UI's query for failed customers finds it, and the
+// claim checks removed (best effort: the workflow fails with err anyway).
 func (c *customerImport) fail(ctx workflow.Context, err error) (*CustomerResult, error) {
 	c.result.Outcome = OutcomeFailed
 	c.result.Message = errorMessage(err)
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	if c.extractID != 0 {
+		_ = workflow.ExecuteLocalActivity(local(dctx, "Remove the claim checks"), ActivityFinish,
+			FinishInput{Settings: c.settings, Customer: c.in.CustomerExternalID, ExtractID: c.extractID, Workflow: c.workflowID}).Get(dctx, nil)
+	}
 	if c.settings.SearchAttributes {
-		dctx, cancel := workflow.NewDisconnectedContext(ctx)
-		defer cancel()
 		_ = workflow.UpsertTypedSearchAttributes(dctx, OutcomeAttr.ValueSet(OutcomeFailed))
 	}
 	return nil, err

@@ -98,7 +98,7 @@ func (s *syncRun) run(ctx workflow.Context) (*SyncSummary, error) {
 	s.phase = "customers"
 	list, err := s.listCustomers(ctx)
 	if err != nil {
-		return nil, err
+		return s.stopped(ctx, err)
 	}
 	sum.CustomersScanned += list.Scanned
 	sum.CustomersUnchanged += list.Unchanged
@@ -124,7 +124,7 @@ func (s *syncRun) run(ctx workflow.Context) (*SyncSummary, error) {
 		var removed FindRemovedResult
 		if err := workflow.ExecuteLocalActivity(local(ctx, "Find customers no longer in the source"), ActivityFindRemoved,
 			FindRemovedInput{Settings: s.state.Settings}).Get(ctx, &removed); err != nil {
-			return nil, err
+			return s.stopped(ctx, err)
 		}
 		sum.CustomersRemoved, sum.RemovedList = removed.Count, removed.Customers
 	}
@@ -213,6 +213,7 @@ func (s *syncRun) syncPlans(ctx workflow.Context) (*CustomerResult, error) {
 		res.Imports, res.Sent, res.Imported = sent.imports, sent.sent, sent.imported
 		res.Failed.Add(sent.failed)
 		res.FailedRecords = appendCapped(res.FailedRecords, &res.FailedRecordsMore, sent.failedRecords...)
+		res.FailedRecordsMore += sent.failedMore
 		res.Outcome = outcomeOf(res)
 		complete = !sent.cancelled
 	}
@@ -300,19 +301,27 @@ func (s *syncRun) importCustomer(ctx workflow.Context, customer string) (*Custom
 		fut := workflow.ExecuteChildWorkflow(cctx, CustomerWorkflowName, in)
 		var started workflow.Execution
 		err := fut.GetChildWorkflowExecution().Get(ctx, &started)
-		var already *temporal.ChildWorkflowExecutionAlreadyStartedError
-		if errors.As(err, &already) && attempt < maxStartAttempts {
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) && attempt < maxStartAttempts {
 			if err := workflow.ExecuteActivity(long(ctx, "Wait for the running import of customer "+customer, waitWorkflowBeat),
 				ActivityWaitWorkflow, WaitWorkflowInput{WorkflowID: id}).Get(ctx, nil); err != nil {
 				return nil, err
 			}
 			continue
 		}
+		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return nil, temporal.NewApplicationError(fmt.Sprintf(
+				"the earlier import of customer %s (%s) was still running after %d waits; it is synced next time", customer, id, maxStartAttempts-1), "RecurCustomerBusy")
+		}
 		if err != nil {
 			return nil, err
 		}
 		var res CustomerResult
 		err = fut.Get(ctx, &res)
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) && canceled.HasDetails() {
+			// A cancelled customer says what its sent parts imported.
+			_ = canceled.Details(&res)
+		}
 		return &res, err
 	}
 }
@@ -349,12 +358,13 @@ func (s *syncRun) foldChild(customer string, res *CustomerResult, err error) {
 		sum.CustomersFailed++
 	case OutcomeRemoved:
 		sum.CustomersRemoved++
+		sum.RemovedList = appendCapped(sum.RemovedList, new(int), customer)
 	}
 	if res.Outcome == OutcomePartial || res.Outcome == OutcomeFailed {
 		reason := ""
 		if len(res.FailedRecords) > 0 {
 			f := res.FailedRecords[0]
-			reason = fmt.Sprintf("%d records failed; first: %s %s: %s", res.Failed.Total(), f.Type, f.ExternalID, f.Message)
+			reason = fmt.Sprintf("%d record(s) failed; first: %s %s: %s", res.Failed.Total(), f.Type, f.ExternalID, f.Message)
 		}
 		sum.FailedCustomers = appendCapped(sum.FailedCustomers, new(int), CustomerFailure{
 			Customer: customer, Outcome: res.Outcome, Reason: reason,
@@ -417,20 +427,21 @@ func (s *syncRun) stopped(ctx workflow.Context, err error) (*SyncSummary, error)
 // report updates the UI's current details of the sync.
 func (s *syncRun) report(ctx workflow.Context) {
 	p := s.progress(ctx)
-	var b strings.Builder
-	fmt.Fprintf(&b, "**%s**", p.Phase)
+	// Sprintf rather than Fprintf into a builder: workflowcheck takes any
+	// io.Writer for I/O.
+	details := "**" + p.Phase + "**"
 	if p.Paused {
-		b.WriteString(" (paused: signal `resume` to go on)")
+		details += " (paused: signal `resume` to go on)"
 	}
-	fmt.Fprintf(&b, "\n\nbatches done: %d · customers done: %d (failed %d, running %d, unchanged %d) · records sent: %d (failed %d)",
+	details += fmt.Sprintf("\n\nbatches done: %d · customers done: %d (failed %d, running %d, unchanged %d) · records sent: %d (failed %d)",
 		p.Batches, p.CustomersDone, p.CustomersFailed, p.CustomersRunning, p.CustomersUnchanged, p.RecordsSent, p.RecordsFailed)
 	if p.CustomersPerSecond > 0 {
-		fmt.Fprintf(&b, " · %.1f customers/s", p.CustomersPerSecond)
+		details += fmt.Sprintf(" · %.1f customers/s", p.CustomersPerSecond)
 	}
 	if p.ETA != "" {
-		fmt.Fprintf(&b, " · about %s left", p.ETA)
+		details += " · about " + p.ETA + " left"
 	}
-	workflow.SetCurrentDetails(ctx, b.String())
+	workflow.SetCurrentDetails(ctx, details)
 }
 
 // progress is the answer of the progress query.
