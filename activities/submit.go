@@ -112,6 +112,9 @@ func (s *Submitter) enqueue(dataSource string, sub *submission) {
 	room := s.maxBytes() - requestOverhead
 	if len(q.waiting) > 0 && q.bytes+sub.part.Bytes > room {
 		s.flushLocked(dataSource, q)
+		// The flushed queue is on its way: this part starts a new one.
+		q = &packQueue{}
+		s.queues[dataSource] = q
 	}
 	q.waiting = append(q.waiting, sub)
 	q.bytes += sub.part.Bytes

@@ -134,6 +134,15 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	if err != nil {
 		return 0, fmt.Errorf("%s is not a usable ChartMogul URL: %w", c.BaseURL, err)
 	}
+	// net/http silently sends a GET again when a reused connection turns
+	// out closed; a request sent twice costs two of the account's requests
+	// but passes the caller's rate budget once. A body it cannot rewind
+	// (empty: nothing is sent) makes every request go out once, and the
+	// caller decides about retries.
+	req.GetBody = nil
+	if len(body) == 0 {
+		req.Body = io.NopCloser(bytes.NewReader(nil))
+	}
 	req.SetBasicAuth(c.APIKey, "")
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "recur")

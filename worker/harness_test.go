@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +195,9 @@ type testWorker struct {
 	out    *syncBuffer
 	schema string // the billing schema
 	source string // the source views' schema
+	// apiURL is the local ChartMogul the test reads: the embedded one, or
+	// the one the worker was pointed at.
+	apiURL string
 }
 
 // syncBuffer is a bytes.Buffer safe for the worker's log and the test.
@@ -240,6 +244,10 @@ func startWorker(t *testing.T, opts ...workerOption) *testWorker {
 		t.Fatalf("the worker did not start: %v\n%s", err, w.out.String())
 	}
 	w.r = r
+	w.apiURL = w.cfg.chartmogulURL
+	if r.sandbox != nil {
+		w.apiURL = r.sandbox.URL
+	}
 	t.Cleanup(func() {
 		r.close()
 		if t.Failed() {
@@ -318,7 +326,7 @@ func (w *testWorker) api(path string, out any) {
 	var body []byte
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
-		req, _ := http.NewRequest(http.MethodGet, w.r.sandbox.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, w.apiURL+path, nil)
 		req.SetBasicAuth(w.r.chartmogul.APIKey, "")
 		var err error
 		if resp, err = http.DefaultClient.Do(req); err != nil {
@@ -477,4 +485,35 @@ func historyContains(h *historypb.History, secret string) bool {
 	raw, _ := proto.Marshal(h)
 	js, _ := protojson.Marshal(h)
 	return bytes.Contains(raw, []byte(secret)) || bytes.Contains(js, []byte(secret))
+}
+
+var (
+	binariesMu sync.Mutex
+	binaries   = map[string]string{}
+)
+
+// binary builds one of the repository's commands (worker, starter,
+// sandbox) once per test binary and returns its path: the fault tests run
+// them as real processes, to kill them for real.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	binariesMu.Lock()
+	defer binariesMu.Unlock()
+	if p, ok := binaries[name]; ok {
+		return p
+	}
+	dir, err := makeTempDir("recur-" + name + "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	if out, err := exec.Command(goCmd, "build", "-o", p, "../"+name).CombinedOutput(); err != nil {
+		t.Fatalf("go build ../%s: %v\n%s", name, err, out)
+	}
+	binaries[name] = p
+	return p
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -213,43 +211,12 @@ func TestResyncOneCustomerByHand(t *testing.T) {
 	}
 }
 
-var (
-	starterOnce sync.Once
-	starterPath string
-	starterErr  error
-)
-
-// starterBinary builds ./starter once per test binary.
-func starterBinary(t *testing.T) string {
-	t.Helper()
-	starterOnce.Do(func() {
-		dir, err := makeTempDir("recur-starter-")
-		if err != nil {
-			starterErr = err
-			return
-		}
-		starterPath = filepath.Join(dir, "starter")
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		out, err := exec.Command(goCmd, "build", "-o", starterPath, "../starter").CombinedOutput()
-		if err != nil {
-			starterErr = fmt.Errorf("go build ../starter: %v\n%s", err, out)
-		}
-	})
-	if starterErr != nil {
-		t.Fatal(starterErr)
-	}
-	return starterPath
-}
-
 // starter runs the starter with the worker's connection flags.
 func (w *testWorker) starter(args ...string) (string, error) {
 	w.t.Helper()
 	base := []string{"--temporal-address", w.cfg.temporalAddress, "--task-queue", w.cfg.taskQueue,
 		"--billing-database", w.cfg.billingDB, "--data-source", w.cfg.dataSource}
-	cmd := exec.Command(starterBinary(w.t), append(args[:1:1], append(base, args[1:]...)...)...)
+	cmd := exec.Command(binary(w.t, "starter"), append(args[:1:1], append(base, args[1:]...)...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -29,6 +29,17 @@ var retryPolicy = &temporal.RetryPolicy{
 	MaximumAttempts:    12,
 }
 
+// setupRetryPolicy bounds the check a sync begins with more tightly: a
+// billing database that refuses connections at the start of a sync is
+// most likely misconfigured, and the person who started it waits for the
+// answer.
+var setupRetryPolicy = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    10 * time.Second,
+	MaximumAttempts:    5,
+}
+
 // Step timeouts. A local activity is short: it reads or writes the state
 // database, or makes one request to ChartMogul (a submit waits a few tens
 // of milliseconds for other customers to share the request).
@@ -59,6 +70,15 @@ func long(ctx workflow.Context, summary string, heartbeat time.Duration) workflo
 		StartToCloseTimeout: waitImportLimit,
 		HeartbeatTimeout:    heartbeat,
 		RetryPolicy:         retryPolicy,
+		Summary:             summary,
+	})
+}
+
+// setup returns ctx with the options of the check a sync begins with.
+func setup(ctx workflow.Context, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:         setupRetryPolicy,
 		Summary:             summary,
 	})
 }

@@ -160,7 +160,7 @@ func (s *syncRun) begin(ctx workflow.Context) error {
 	}
 	// A wrong key, an unknown data source or a malformed source fails the
 	// sync here, before anything is sent, with what to fix.
-	if err := workflow.ExecuteActivity(long(ctx, "Check ChartMogul's key and data source, and the source relations", time.Minute),
+	if err := workflow.ExecuteActivity(setup(ctx, "Check the source relations and find rows that belong to no customer"),
 		ActivityCheckSetup, CheckSetupInput{Settings: settings}).Get(ctx, &s.check); err != nil {
 		return s.failSetup(ctx, err)
 	}
