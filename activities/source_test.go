@@ -23,10 +23,10 @@ func viewCounts(t *testing.T, db *sqlx.DB, schema, customer string) workflows.Ty
 	t.Helper()
 	s := pq.QuoteIdentifier(schema)
 	queries := map[string]string{
-		workflows.TypeCustomers: `SELECT count(*) FROM ` + s + `.customers WHERE external_id = $1`,
-		workflows.TypeInvoices:  `SELECT count(*) FROM ` + s + `.invoices WHERE customer_external_id = $1`,
-		workflows.TypeLineItems: `SELECT count(*) FROM ` + s + `.line_items l JOIN ` + s + `.invoices i ON i.external_id = l.invoice_external_id WHERE i.customer_external_id = $1`,
-		workflows.TypeTransactions: `SELECT count(*) FROM ` + s + `.transactions x JOIN ` + s + `.invoices i ON i.external_id = x.invoice_external_id WHERE i.customer_external_id = $1`,
+		workflows.TypeCustomers:          `SELECT count(*) FROM ` + s + `.customers WHERE external_id = $1`,
+		workflows.TypeInvoices:           `SELECT count(*) FROM ` + s + `.invoices WHERE customer_external_id = $1`,
+		workflows.TypeLineItems:          `SELECT count(*) FROM ` + s + `.line_items l JOIN ` + s + `.invoices i ON i.external_id = l.invoice_external_id WHERE i.customer_external_id = $1`,
+		workflows.TypeTransactions:       `SELECT count(*) FROM ` + s + `.transactions x JOIN ` + s + `.invoices i ON i.external_id = x.invoice_external_id WHERE i.customer_external_id = $1`,
 		workflows.TypeSubscriptionEvents: `SELECT count(*) FROM ` + s + `.subscription_events WHERE customer_external_id = $1`,
 	}
 	var c workflows.TypeCounts
