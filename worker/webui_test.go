@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -249,8 +250,12 @@ func (p *webUIPage) screenshot(name string, maxHeight int64) {
 		defer p.do("restore the viewport", chromedp.EmulateViewport(1280, 900),
 			chromedp.Poll[chromedp.Void]("window.innerHeight === 900"))
 	}
-	// Two animation frames: the layout of the new size is painted.
-	p.do("let the page settle", chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`, chromedp.EvalAwaitPromise))
+	// The pointer is moved out of the way, to the right margin (it rests
+	// where the last click was, and what it hovers is highlighted), and two
+	// animation frames pass: the layout of the new size is painted.
+	p.do("let the page settle",
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1276, 450),
+		chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`, chromedp.EvalAwaitPromise))
 	webUISave(p.t, name, webUIRun(p, "take a screenshot of "+name, chromedp.FullScreenshot(100)))
 }
 
@@ -307,8 +312,11 @@ func (p *webUIPage) waitCompleted(what, id string, timeout time.Duration) {
 		if err == nil {
 			last = status
 		}
-		if last == "Completed" {
+		switch last {
+		case "Completed":
 			return
+		case "Failed", "Terminated", "Canceled", "Timed Out", "TimedOut":
+			p.fail("the UI shows %s %s, not completed", what, last)
 		}
 		if time.Now().After(deadline) {
 			p.fail("the UI never showed %s completed within %s; last status text: %q", what, timeout, last)
@@ -341,7 +349,7 @@ func TestWebUIRunsASync(t *testing.T) {
 		err error
 	}
 	clientSaw := make(chan ended, 1)
-	began := time.Now()
+	var began time.Time
 
 	p := webUIBrowser(t, chromium, base)
 
@@ -380,6 +388,11 @@ func TestWebUIRunsASync(t *testing.T) {
 		if !strings.Contains(toast, "Workflow started successfully") {
 			p.fail("the UI did not start the sync; it said %q", toast)
 		}
+		began = time.Now()
+		// Closed, so that it is not in the screenshots.
+		p.do("the toast cannot be closed",
+			chromedp.Click(chromedp.CSS(`[role=log] button[aria-label=Close]`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`[role=log] button[aria-label=Close]`)))
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
@@ -409,7 +422,7 @@ func TestWebUIRunsASync(t *testing.T) {
 			chromedp.Click(chromedp.CSS(syncLink)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=workflow-id-heading]`)))
 		p.waitCompleted("the sync", syncID, 5*time.Minute)
-		t.Logf("the UI showed the sync completed %s after it was started", time.Since(began).Round(time.Millisecond))
+		t.Logf("the UI showed the sync completed %s after it said it started it", time.Since(began).Round(time.Millisecond))
 
 		select {
 		case e := <-clientSaw:
@@ -426,7 +439,7 @@ func TestWebUIRunsASync(t *testing.T) {
 
 		// The result panel shows the summary.
 		result := `[data-testid=input-and-result]`
-		for _, want := range []string{`"customers": 20`, `"records_failed": 0`, `"outcome": "imported"`} {
+		for _, want := range []string{fmt.Sprintf(`"customers": %d`, st.Customers), `"records_failed": 0`, `"outcome": "imported"`} {
 			js := fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !!r && r.innerText.includes(%q); })()`, result, want)
 			if err := p.try(30*time.Second, chromedp.Poll[chromedp.Void](js)); err != nil {
 				p.fail("the completed sync's page does not show %s in its result", want)
@@ -437,7 +450,7 @@ func TestWebUIRunsASync(t *testing.T) {
 			t.Errorf("the sync's page does not show the input {} typed in the form:\n%s", input)
 		}
 		p.screenshot("2-sync.png", 900)
-		p.screenshot("2-sync-full.png", 4000)
+		p.screenshot("2-sync-full.png", 2400)
 
 		// The User Metadata tab shows the sync's current details (markdown
 		// the UI renders in an iframe, from the metadata query the worker
@@ -449,9 +462,9 @@ func TestWebUIRunsASync(t *testing.T) {
 			const b = f && f.contentDocument && f.contentDocument.body;
 			return b ? b.innerText : '';
 		})()`
-		if err := p.try(60*time.Second, chromedp.Poll[chromedp.Void](details+`.includes("customers done: 20")`, chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
+		if err := p.try(60*time.Second, chromedp.Poll[chromedp.Void](details+fmt.Sprintf(`.includes("customers done: %d")`, st.Customers), chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
 			got := webUIRun(p, "read the current details", chromedp.Evaluate[string](details))
-			p.fail("the sync's current details never said \"customers done: 20\"; they read %q", got)
+			p.fail("the sync's current details never said \"customers done: %d\"; they read %q", st.Customers, got)
 		}
 		p.screenshot("3-sync-current-details.png", 900)
 	}
@@ -499,25 +512,35 @@ func TestWebUIRunsASync(t *testing.T) {
 			chromedp.Click(chromedp.CSS(link)),
 			chromedp.WaitVisible(chromedp.CSS(`[data-testid=workflow-id-heading]`)))
 		p.waitCompleted("the customer's workflow", customerID, time.Minute)
-		// The import id is in the result (a CodeMirror view, which draws
-		// only the lines near the screen: it is scrolled into view) and in
-		// the summary of the Poll step in the event history.
-		inResult := fmt.Sprintf(`(() => {
-			const r = document.querySelector('[data-testid=input-and-result]');
-			if (!r) return false;
-			if (r.innerText.includes(%[1]q)) return true;
-			const s = [...r.querySelectorAll('.cm-scroller')].pop();
-			if (s) s.scrollIntoView({block: 'end'});
-			return false;
-		})()`, importID)
+		// The import id is in the result, and in the summary of the Poll
+		// step in the event history, whose row opens to show the step's
+		// details.
+		inResult := fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=input-and-result]'); return !!r && r.innerText.includes(%q); })()`, importID)
 		if err := p.try(30*time.Second, chromedp.Poll[chromedp.Void](inResult, chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
 			p.fail("the customer's page does not show its import id %s in its result", importID)
 		}
-		inHistory := fmt.Sprintf(`(() => { const h = document.querySelector('[data-testid=event-summary-table]'); return !!h && h.innerText.includes(%q); })()`, "Poll import "+importID)
-		if err := p.try(30*time.Second, chromedp.Poll[chromedp.Void](inHistory, chromedp.WithPollingInterval(250*time.Millisecond))); err != nil {
-			p.fail("the customer's event history does not show the step \"Poll import %s\"", importID)
-		}
-		p.do("scroll back to the top", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=workflow-id-heading]').scrollIntoView()`))
+		pollRow := fmt.Sprintf(`(() => {
+			const row = [...document.querySelectorAll('tr[data-testid=event-summary-row]')].find((r) => r.innerText.includes(%q));
+			return row ? row.dataset.eventid : '';
+		})()`, "Poll import "+importID)
+		event := webUIRun(p, "the customer's event history does not show the step \"Poll import "+importID+"\"",
+			chromedp.Poll[string](pollRow, chromedp.WithPollingInterval(250*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+		rowSel := `tr[data-testid=event-summary-row][data-eventid="` + event + `"]`
+		p.do("the Poll step's row in the event history does not open",
+			chromedp.ScrollIntoView(chromedp.CSS(rowSel)),
+			chromedp.Click(chromedp.CSS(rowSel)),
+			chromedp.Poll[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).nextElementSibling?.innerText.includes(%q)`, rowSel, importID)))
+		// The result view is a CodeMirror editor that scrolls by itself:
+		// it is scrolled to the import id's line for the screenshot.
+		p.do("scroll the result to the import id",
+			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+				const r = document.querySelector('[data-testid=input-and-result]');
+				const line = [...r.querySelectorAll('.cm-line')].find((l) => l.textContent.includes(%q));
+				const scroller = line.closest('.cm-scroller');
+				scroller.scrollTop += line.getBoundingClientRect().top - scroller.getBoundingClientRect().top - scroller.clientHeight / 2;
+				for (let e = document.querySelector('[data-testid=workflow-id-heading]'); e; e = e.parentElement) e.scrollTop = 0;
+				window.scrollTo(0, 0);
+			})()`, importID)))
 		p.screenshot("5-customer.png", 2400)
 		t.Logf("the UI shows customer %s's import %s", customer, importID)
 	}
