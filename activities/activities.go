@@ -112,13 +112,20 @@ func (a *Activities) ListCustomers(ctx context.Context, in workflows.ListCustome
 	if len(ids) > 0 {
 		res.Next = ids[len(ids)-1]
 	}
-	if in.Full || len(ids) == 0 {
-		res.Customers = ids
+	if len(ids) == 0 {
 		return res, nil
 	}
-	hashes, err := a.Source.hashes(ctx, a.Source.DB, ids)
+	hashes, err := a.Source.Hashes(ctx, ids)
 	if err != nil {
 		return res, err
+	}
+	res.Hashes = map[string]string{}
+	if in.Full {
+		res.Customers = ids
+		for _, id := range ids {
+			res.Hashes[id] = hashes[id]
+		}
+		return res, nil
 	}
 	synced, err := a.State.customerHashes(ctx, in.Settings.DataSource, ids)
 	if err != nil {
@@ -130,6 +137,7 @@ func (a *Activities) ListCustomers(ctx context.Context, in workflows.ListCustome
 			continue
 		}
 		res.Customers = append(res.Customers, id)
+		res.Hashes[id] = hashes[id]
 	}
 	return res, nil
 }
@@ -138,7 +146,7 @@ func (a *Activities) ListCustomers(ctx context.Context, in workflows.ListCustome
 // database into a claim check in the state database.
 func (a *Activities) Extract(ctx context.Context, in workflows.ExtractInput) (workflows.ExtractResult, error) {
 	var res workflows.ExtractResult
-	ex, hash, err := a.Source.Extract(ctx, in.Customer)
+	ex, hash, err := a.Source.Extract(ctx, in.Customer, in.Hash == "")
 	if err != nil {
 		return res, err
 	}
@@ -153,6 +161,9 @@ func (a *Activities) Extract(ctx context.Context, in workflows.ExtractInput) (wo
 		return res, err
 	}
 	res.Hash = hash
+	if in.Hash != "" {
+		res.Hash = in.Hash
+	}
 	res.ExtractID, err = a.State.saveExtract(ctx, in.Settings.DataSource, in.Customer, in.Workflow, body, hash)
 	return res, err
 }

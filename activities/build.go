@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -91,6 +92,15 @@ func (a *Activities) BuildPayload(ctx context.Context, in workflows.BuildInput) 
 				res.ConflictList = append(res.ConflictList, c)
 			}
 		}
+	}
+
+	// An invoice is imported once, complete: a new invoice one of whose
+	// line items or transactions was refused waits, with its other records,
+	// until the source is fixed.
+	for _, r := range holdIncompleteInvoices(in.Customer, recs) {
+		res.Failed.Inc(string(r.t), 1)
+		failures = append(failures, *r.fail)
+		res.FailedRecords = appendListed(res.FailedRecords, &res.FailedMore, *r.fail)
 	}
 
 	parts, tooLarge := pack(recs, in.Settings.PartBytes)
@@ -187,6 +197,41 @@ func classify(customer string, extract map[chartmogul.RecordType][]jsontext.Valu
 		}
 	}
 	return out
+}
+
+// holdIncompleteInvoices keeps back a new invoice (one to send) whose line
+// item or transaction was refused, and the invoice's other records to send,
+// and returns them.
+func holdIncompleteInvoices(customer string, recs []*buildRecord) []*buildRecord {
+	refusedChild := map[string]*buildRecord{}
+	sending := map[string]bool{}
+	for _, r := range recs {
+		switch {
+		case r.t == chartmogul.RecordInvoices && r.send:
+			sending[r.key] = true
+		case (r.t == chartmogul.RecordLineItems || r.t == chartmogul.RecordTransactions) && r.fail != nil && r.fail.Field != "invoice_external_id":
+			if refusedChild[r.invoice] == nil {
+				refusedChild[r.invoice] = r
+			}
+		}
+	}
+	var held []*buildRecord
+	for _, r := range recs {
+		inv := r.invoice
+		if r.t == chartmogul.RecordInvoices {
+			inv = r.key
+		}
+		child := refusedChild[inv]
+		if !r.send || child == nil || !sending[inv] {
+			continue
+		}
+		r.send = false
+		r.fail = &workflows.RecordFailure{Customer: customer, Type: string(r.t), ExternalID: r.key, Field: "invoice_external_id",
+			Message: fmt.Sprintf("not sent: invoice %q is imported once, complete, and its %s %q was refused (%s: %s)",
+				inv, strings.TrimSuffix(string(child.t), "s"), child.key, child.fail.Field, child.fail.Message)}
+		held = append(held, r)
+	}
+	return held
 }
 
 // recordIDs returns a decoded record's external id and the id of what owns

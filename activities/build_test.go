@@ -100,8 +100,10 @@ func sentIDs(t *testing.T, db *sqlx.DB, res workflows.BuildResult) map[string]bo
 
 // TestBuildPayloadBadRecords: every record that breaks a rule is reported
 // with its customer, type, external id, field and message, and is not
-// sent, nor are the records that depend on it; a warning is reported and
-// the record sent; everything else is in the parts.
+// sent, nor are the records that depend on it — a refused invoice's line
+// items and transactions, and a new invoice one of whose line items was
+// refused (an invoice is imported once, complete); a warning is reported
+// and the record sent; everything else is in the parts.
 func TestBuildPayloadBadRecords(t *testing.T) {
 	db := testDB(t)
 	a := newActivities(db, badSource(t, db), nil)
@@ -116,6 +118,8 @@ func TestBuildPayloadBadRecords(t *testing.T) {
 		{workflows.TypeTransactions, "tr_xxx", "invoice_external_id", `not sent: its invoice "inv_xxx" was refused`},
 		{workflows.TypeLineItems, "li_str", "amount_in_cents", "amount_in_cents"},
 		{workflows.TypeSubscriptionEvents, "ev_bad", "event_type", `"subscription_exploded"`},
+		{workflows.TypeInvoices, "inv_str", "invoice_external_id", `invoice "inv_str" is imported once, complete, and its line_item "li_str" was refused`},
+		{workflows.TypeLineItems, "li_str_ok", "invoice_external_id", `its line_item "li_str" was refused`},
 	}
 	for _, w := range want {
 		f, ok := failure(res.FailedRecords, w.typ, w.id)
@@ -130,16 +134,16 @@ func TestBuildPayloadBadRecords(t *testing.T) {
 	if len(res.FailedRecords) != len(want) || res.FailedMore != 0 {
 		t.Errorf("%d failures listed, want %d: %+v", len(res.FailedRecords), len(want), res.FailedRecords)
 	}
-	if (res.Failed != workflows.TypeCounts{Invoices: 1, LineItems: 2, Transactions: 1, SubscriptionEvents: 1}) {
+	if (res.Failed != workflows.TypeCounts{Invoices: 2, LineItems: 3, Transactions: 1, SubscriptionEvents: 1}) {
 		t.Errorf("Failed %+v", res.Failed)
 	}
-	wantSent := workflows.TypeCounts{Customers: 1, Invoices: 2, LineItems: 3, Transactions: 1, SubscriptionEvents: 1}
+	wantSent := workflows.TypeCounts{Customers: 1, Invoices: 1, LineItems: 2, Transactions: 1, SubscriptionEvents: 1}
 	if res.ToSend != wantSent {
 		t.Errorf("ToSend %+v, want %+v", res.ToSend, wantSent)
 	}
 	sent := sentIDs(t, db, res)
-	for _, id := range []string{"customers\x00c_good", "invoices\x00inv_ok", "invoices\x00inv_str", "line_items\x00li_sub", "line_items\x00li_once",
-		"line_items\x00li_str_ok", "transactions\x00tr_ok", "subscription_events\x00ev_ok"} {
+	for _, id := range []string{"customers\x00c_good", "invoices\x00inv_ok", "line_items\x00li_sub", "line_items\x00li_once",
+		"transactions\x00tr_ok", "subscription_events\x00ev_ok"} {
 		if !sent[id] {
 			t.Errorf("%q is not in the parts", id)
 		}
@@ -412,5 +416,37 @@ func TestFindRemoved(t *testing.T) {
 	}
 	if n := countRows(t, db, `SELECT count(*) FROM recur.ledger WHERE data_source = $1 AND customer = 'c_long'`, ds); n == 0 {
 		t.Error("FindRemoved deleted the removed customer's ledger")
+	}
+}
+
+// TestBuildPayloadTooLargeGroup: an invoice that, with its line items and
+// transactions, cannot fit in one part is kept back with a message, and
+// the rest of the customer is sent.
+func TestBuildPayloadTooLargeGroup(t *testing.T) {
+	db := testDB(t)
+	schema := badSource(t, db)
+	exec(t, db, `ALTER TABLE `+schema+`.line_items ADD COLUMN description text`,
+		`UPDATE `+schema+`.line_items SET description = repeat('x', 3000) WHERE external_id = 'li_sub'`)
+	a := newActivities(db, schema, nil)
+	settings := settingsOf("ds_toolarge_" + suffix())
+	settings.PartBytes = requestOverhead + 2500
+	res := extractAndBuild(t, a, settings, "c_good").build
+	for _, id := range []struct{ typ, id string }{{"invoices", "inv_ok"}, {"line_items", "li_sub"}, {"line_items", "li_once"}, {"transactions", "tr_ok"}} {
+		f, ok := failure(res.FailedRecords, id.typ, id.id)
+		if !ok || f.Customer != "c_good" || !strings.Contains(f.Message, "more than one request may carry") {
+			t.Errorf("%s %s: %+v", id.typ, id.id, f)
+		}
+	}
+	sent := sentIDs(t, db, res)
+	if sent["invoices\x00inv_ok"] || sent["invoices\x00inv_str"] || !sent["customers\x00c_good"] || !sent["subscription_events\x00ev_ok"] {
+		t.Errorf("the parts hold %v", sent)
+	}
+	if res.Failed.Invoices != 3 || res.Failed.LineItems != 5 || res.Failed.Transactions != 2 {
+		t.Errorf("Failed %+v", res.Failed)
+	}
+	for _, p := range res.Parts {
+		if p.Bytes > settings.PartBytes {
+			t.Errorf("part %d has %d bytes, more than %d", p.Seq, p.Bytes, settings.PartBytes)
+		}
 	}
 }

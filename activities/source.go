@@ -150,6 +150,8 @@ func (s *Source) readError(t chartmogul.RecordType, err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		switch {
+		case pe.Code == "42P01" && s.Queries[relationNames[t]] != "":
+			return configError("%s refers to a relation that does not exist: %s. Fix the query given with --source-query %s=…", s.describe(t), pe.Message, relationNames[t])
 		case pe.Code == "42P01":
 			return configError("the billing database has no relation %s.%s: create it (the README shows the six views of the source contract), set --source-schema, or give a query of your own with --source-query %s=…", s.schema(), relationNames[t], relationNames[t])
 		case pe.Code.Class() == "42":
@@ -237,8 +239,8 @@ type extracted struct {
 
 // Extract reads the records of one customer (or, with customer "", the
 // plans) in one read-only snapshot, with the customer's content hash taken
-// from the same snapshot.
-func (s *Source) Extract(ctx context.Context, customer string) (*extracted, string, error) {
+// from the same snapshot when withHash.
+func (s *Source) Extract(ctx context.Context, customer string, withHash bool) (*extracted, string, error) {
 	tx, err := s.DB.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, "", s.readError(chartmogul.RecordCustomers, err)
@@ -265,7 +267,7 @@ func (s *Source) Extract(ctx context.Context, customer string) (*extracted, stri
 		out.Records[t] = recs
 	}
 	hash := ""
-	if customer != "" {
+	if customer != "" && withHash {
 		hashes, err := s.hashes(ctx, tx, []string{customer})
 		if err != nil {
 			return nil, "", err
@@ -418,13 +420,29 @@ func (s *Source) hashQuery(ctx context.Context) (string, error) {
 SELECT id, md5(string_agg(h, ',' ORDER BY h)) FROM rows GROUP BY id`, nil
 }
 
-// hashes returns the content hash of each customer that has rows.
-func (s *Source) hashes(ctx context.Context, q sqlx.QueryerContext, customers []string) (map[string]string, error) {
+// Hashes returns the content hash of each customer that has rows.
+func (s *Source) Hashes(ctx context.Context, customers []string) (map[string]string, error) {
+	tx, err := s.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, s.readError(chartmogul.RecordCustomers, err)
+	}
+	defer tx.Rollback()
+	return s.hashes(ctx, tx, customers)
+}
+
+// hashes returns the content hash of each customer that has rows, within
+// tx. row_to_json writes timestamps in the session's time zone: the
+// transaction's is set to UTC, so that every worker computes the same hash
+// whatever its connection's settings.
+func (s *Source) hashes(ctx context.Context, tx *sqlx.Tx, customers []string) (map[string]string, error) {
 	stmt, err := s.hashQuery(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.QueryxContext(ctx, stmt, pq.Array(customers))
+	if _, err := tx.ExecContext(ctx, "SET LOCAL TIME ZONE 'UTC'"); err != nil {
+		return nil, s.readError(chartmogul.RecordCustomers, err)
+	}
+	rows, err := tx.QueryxContext(ctx, stmt, pq.Array(customers))
 	if err != nil {
 		return nil, s.readError(chartmogul.RecordCustomers, err)
 	}

@@ -540,5 +540,22 @@ func TestCheckSetup(t *testing.T) {
 		if !sawLine || !sawCustomer {
 			t.Errorf("the orphans do not say what is wrong: %+v", res.Orphans)
 		}
+
+		// A customers relation without name and email columns.
+		a = newActivities(db, views, sb.client)
+		a.Source.Queries = map[string]string{"customers": `SELECT code AS external_id FROM ` + base + `.acct`}
+		res, err = a.CheckSetup(ctx, workflows.CheckSetupInput{Settings: settingsOf(sb.ds)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, o := range res.Orphans {
+			if o.Type == workflows.TypeCustomers && strings.Contains(o.Message, "no external_id") {
+				n++
+			}
+		}
+		if n != 1 || res.OrphansTotal != 2 {
+			t.Errorf("without name and email columns: %+v", res)
+		}
 	})
 }

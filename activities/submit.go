@@ -36,14 +36,18 @@ func (a *Activities) Submit(ctx context.Context, in workflows.SubmitInput) (work
 }
 
 // Submitter packs the parts that are ready at about the same moment into
-// shared requests: up to MaxBytes and MaxCustomers, after waiting Linger
-// for more when fewer are waiting. One per worker process.
+// shared requests: up to MaxBytes and MaxCustomers. A request goes once no
+// other part arrived for Linger, or MaxLinger after its first part: a
+// steady stream of customers fills requests of hundreds, a lone customer
+// waits only Linger. One per worker process.
 type Submitter struct {
 	State  *State
 	Client *chartmogul.Client
 	Log    *slog.Logger
-	// Linger is how long the first part of a request waits for others.
-	Linger time.Duration
+	// Linger is how long a request waits for another part after the last
+	// one arrived; MaxLinger bounds the wait of its first part.
+	Linger    time.Duration
+	MaxLinger time.Duration
 	// MaxCustomers bounds the parts of one request (ChartMogul suggests
 	// 100 to 1,000 customers per request).
 	MaxCustomers int
@@ -55,13 +59,17 @@ type Submitter struct {
 
 	mu     sync.Mutex
 	queues map[string]*packQueue
+	// sizes remembers the body size of the imports this process posted,
+	// for the Poller's first wait.
+	sizes sync.Map
 }
 
 // packQueue gathers the parts of one data source waiting for a request.
 type packQueue struct {
 	waiting []*submission
 	bytes   int
-	timer   *time.Timer
+	idle    *time.Timer // Linger after the last arrival
+	oldest  *time.Timer // MaxLinger after the first
 }
 
 // submission is one part waiting for its request.
@@ -118,17 +126,22 @@ func (s *Submitter) enqueue(dataSource string, sub *submission) {
 	}
 	q.waiting = append(q.waiting, sub)
 	q.bytes += sub.part.Bytes
-	switch {
-	case s.Linger <= 0 || len(q.waiting) >= s.maxCustomers() || q.bytes >= room:
+	if s.Linger <= 0 || len(q.waiting) >= s.maxCustomers() || q.bytes >= room {
 		s.flushLocked(dataSource, q)
-	case len(q.waiting) == 1:
-		q.timer = time.AfterFunc(s.Linger, func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.queues[dataSource] == q && len(q.waiting) > 0 {
-				s.flushLocked(dataSource, q)
-			}
-		})
+		return
+	}
+	flush := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.queues[dataSource] == q && len(q.waiting) > 0 {
+			s.flushLocked(dataSource, q)
+		}
+	}
+	if q.idle == nil {
+		q.idle = time.AfterFunc(s.Linger, flush)
+		q.oldest = time.AfterFunc(max(s.MaxLinger, s.Linger), flush)
+	} else {
+		q.idle.Reset(s.Linger)
 	}
 }
 
@@ -149,8 +162,9 @@ func (s *Submitter) maxCustomers() int {
 // flushLocked sends the queue's parts in one request, in the background.
 func (s *Submitter) flushLocked(dataSource string, q *packQueue) {
 	subs := q.waiting
-	if q.timer != nil {
-		q.timer.Stop()
+	if q.idle != nil {
+		q.idle.Stop()
+		q.oldest.Stop()
 	}
 	delete(s.queues, dataSource)
 	go s.send(dataSource, subs)
@@ -362,6 +376,7 @@ func (s *Submitter) post(ctx context.Context, db sqlx.ExtContext, dataSource str
 		return workflows.SubmitResult{}, err
 	}
 	s.Metrics.imports(len(imp.Customers))
+	s.sizes.Store(state.ID, len(body))
 	if _, err := db.ExecContext(ctx, `UPDATE recur.imports SET chartmogul_id = $2, status = 'submitted', submitted_at = now() WHERE id = $1`,
 		imp.ID, state.ID); err != nil {
 		return workflows.SubmitResult{}, stateError("cannot record the import ChartMogul created", err)
@@ -440,6 +455,10 @@ func (s *Submitter) reconcile(ctx context.Context, dataSource string, importID, 
 			o := s.dispatch(ctx, dataSource, []int64{partID})[partID]
 			return o.res, o.err
 		}
+		if errors.As(err, &ce) && isRefusal(ce) {
+			// Keep the refusal recorded: a later attempt answers with it.
+			_ = tx.Commit()
+		}
 		return workflows.SubmitResult{}, s.submitError(err, &imp, dataSource)
 	}
 	return res, stateError("cannot record a request", tx.Commit())
@@ -465,4 +484,12 @@ func (s *Submitter) partCustomer(ctx context.Context, partID int64) string {
 		return fmt.Sprintf("part %d", partID)
 	}
 	return partLabel(customer)
+}
+
+// ImportSize returns the body size of an import this process posted, or 0.
+func (s *Submitter) ImportSize(importID string) int {
+	if v, ok := s.sizes.Load(importID); ok {
+		return v.(int)
+	}
+	return 0
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/recurhq/recur/chartmogul"
@@ -35,10 +36,12 @@ func syncPlans(t *testing.T, a *Activities, settings workflows.Settings) {
 func submitTogether(a *Activities, settings workflows.Settings, bs []built) ([]workflows.SubmitResult, []error) {
 	res := make([]workflows.SubmitResult, len(bs))
 	errs := make([]error, len(bs))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, b := range bs {
 		wg.Go(func() {
-			res[i], errs[i] = a.Submit(context.Background(), workflows.SubmitInput{Settings: settings, Customer: b.customer, PartID: b.build.Parts[0].ID})
+			res[i], errs[i] = a.Submit(ctx, workflows.SubmitInput{Settings: settings, Customer: b.customer, PartID: b.build.Parts[0].ID})
 		})
 	}
 	wg.Wait()
@@ -56,6 +59,10 @@ func TestSubmitPacksAndPolls(t *testing.T) {
 	a := newActivities(db, d.views, sb.client)
 	settings := settingsOf(sb.ds)
 	syncPlans(t, a, settings)
+	// ChartMogul now holds the plans: nothing to send.
+	if again := extractAndBuild(t, a, settings, ""); len(again.build.Parts) != 0 || again.build.Unchanged.Plans != d.stats.Plans {
+		t.Errorf("the plans after their import: %+v", again.build)
+	}
 	// The request goes when the fourth part arrives; the linger is long
 	// only so that a busy machine does not split the four.
 	a.Submitter.MaxCustomers = 4
@@ -143,7 +150,7 @@ func TestSubmitPacksAndPolls(t *testing.T) {
 			continue
 		}
 		t.Logf("%s failed records: %+v (imported %+v)", b.customer, res.FailedRecords, res.Imported)
-		if _, ok := failure(res.FailedRecords, workflows.TypeLineItems, ghostLines[b.customer]); !ok {
+		if f, ok := failure(res.FailedRecords, workflows.TypeLineItems, ghostLines[b.customer]); !ok || f.Field != "plan_external_id" {
 			t.Errorf("%s: the line item %s naming an unknown plan is not reported: %+v", b.customer, ghostLines[b.customer], res.FailedRecords)
 		}
 	}
@@ -180,6 +187,18 @@ func TestSubmitPacksAndPolls(t *testing.T) {
 		}
 	}
 
+	// Built again, only what failed is to send.
+	for _, b := range bs {
+		again := extractAndBuild(t, a, settings, b.customer).build
+		want := workflows.TypeCounts{}
+		if bad[b.customer] {
+			want.LineItems = 1
+		}
+		if again.ToSend != want || again.Conflicts.Total() != 0 || again.Unchanged.Total() != b.build.ToSend.Total()-want.Total() {
+			t.Errorf("%s built again: to send %+v (want %+v), unchanged %+v, conflicts %+v", b.customer, again.ToSend, want, again.Unchanged, again.Conflicts)
+		}
+	}
+
 	// ChartMogul holds every good record once, and none of the failed.
 	customers := sb.customers(t)
 	for _, id := range ids {
@@ -203,6 +222,11 @@ func TestSubmitPacksAndPolls(t *testing.T) {
 			t.Errorf("ChartMogul lists %q %d times, want %d", k, children[k], n)
 		}
 	}
+	for k := range children {
+		if wantChildren[k] == 0 {
+			t.Errorf("ChartMogul holds %q, which the ledger does not", k)
+		}
+	}
 	for _, line := range ghostLines {
 		if children["line_items\x00"+line] != 0 {
 			t.Errorf("ChartMogul holds the refused line item %s", line)
@@ -210,64 +234,75 @@ func TestSubmitPacksAndPolls(t *testing.T) {
 	}
 }
 
-// TestSubmitLostAnswer: ChartMogul imports a request whose answer is lost;
-// the retry finds the import by its external id and sends nothing again.
+// TestSubmitLostAnswer: ChartMogul imports a request carrying two
+// customers whose answer is lost; the retries of both find the import by
+// its external id and send nothing again.
 func TestSubmitLostAnswer(t *testing.T) {
 	db := testDB(t)
-	d := makeDemo(t, db, demo.Options{Customers: 1, Seed: 3})
+	d := makeDemo(t, db, demo.Options{Customers: 2, Seed: 3})
 	clean := startSandbox(t, sandboxOptions{})
 	settings := settingsOf(clean.ds)
 	syncPlans(t, newActivities(db, d.views, clean.client), settings)
-	customer := customerIDs(t, db, d.views)[0]
-	b := extractAndBuild(t, newActivities(db, d.views, clean.client), settings, customer)
-	part := b.build.Parts[0]
+	ids := customerIDs(t, db, d.views)
+	var bs []built
+	for _, id := range ids {
+		bs = append(bs, extractAndBuild(t, newActivities(db, d.views, nil), settings, id))
+	}
 	clean.stop()
 
 	// Every answer is lost, after the work is done.
 	dropping := startSandbox(t, sandboxOptions{faults: api.Faults{Drop: 1}, reuse: clean})
 	a := newActivities(db, d.views, dropping.client)
-	_, err := a.Submit(context.Background(), workflows.SubmitInput{Settings: settings, Customer: customer, PartID: part.ID})
-	if err == nil {
-		t.Fatal("Submit succeeded without an answer")
+	a.Submitter.MaxCustomers, a.Submitter.Linger = 2, 2*time.Second
+	_, errs := submitTogether(a, settings, bs)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("Submit %s succeeded without an answer", bs[i].customer)
+		}
+		noSecret(t, err)
+		if nonRetryable(err) {
+			t.Fatalf("a lost answer is not retried: %v", err)
+		}
 	}
-	noSecret(t, err)
-	if nonRetryable(err) {
-		t.Fatalf("a lost answer is not retried: %v", err)
+	var externalIDs []string
+	if err := db.Select(&externalIDs, `SELECT DISTINCT i.external_id FROM recur.imports i JOIN recur.parts p ON p.import_id = i.id WHERE p.id = ANY($1)`,
+		pq.Array([]int64{bs[0].build.Parts[0].ID, bs[1].build.Parts[0].ID})); err != nil || len(externalIDs) != 1 {
+		t.Fatalf("the parts are not assigned to one recorded request: %v, %v", externalIDs, err)
 	}
-	var externalID string
-	if err := db.Get(&externalID, `SELECT i.external_id FROM recur.imports i JOIN recur.parts p ON p.import_id = i.id WHERE p.id = $1`, part.ID); err != nil {
-		t.Fatalf("the part is not assigned to a recorded request: %v", err)
-	}
+	externalID := externalIDs[0]
 	dropping.stop()
 
-	// The retry, against the same ChartMogul answering again.
+	// The retries, at once, against the same ChartMogul answering again.
 	again := startSandbox(t, sandboxOptions{reuse: clean})
 	a = newActivities(db, d.views, again.client)
-	sub, err := a.Submit(context.Background(), workflows.SubmitInput{Settings: settings, Customer: customer, PartID: part.ID})
-	if err != nil {
-		noSecret(t, err)
-		t.Fatalf("the retried Submit: %v", err)
+	subs, errs := submitTogether(a, settings, bs)
+	for i, err := range errs {
+		if err != nil {
+			noSecret(t, err)
+			t.Fatalf("the retried Submit of %s: %v", bs[i].customer, err)
+		}
+		if subs[i].ExternalID != externalID || subs[i].ImportID == "" || subs[i].ImportID != subs[0].ImportID || subs[i].Customers != 2 {
+			t.Errorf("the retry of %s answers %+v; want the import with external id %s", bs[i].customer, subs[i], externalID)
+		}
 	}
-	if sub.ExternalID != externalID || sub.ImportID == "" {
-		t.Errorf("the retry answers %+v; want the import with external id %s", sub, externalID)
-	}
-	var n int
-	for _, imp := range again.imports(t) {
+	imports := again.imports(t)
+	n := 0
+	for _, imp := range imports {
 		if imp.ExternalID == externalID {
 			n++
-			if imp.ID != sub.ImportID {
-				t.Errorf("the import with external id %s is %s; Submit answered %s", externalID, imp.ID, sub.ImportID)
+			if imp.ID != subs[0].ImportID {
+				t.Errorf("the import with external id %s is %s; Submit answered %s", externalID, imp.ID, subs[0].ImportID)
 			}
 		}
 	}
-	if n != 1 {
-		t.Errorf("ChartMogul has %d imports with external id %s, want 1", n, externalID)
+	if n != 1 || len(imports) != 2 {
+		t.Errorf("ChartMogul has %d imports with external id %s, %d in all (with the plans'); want 1 and 2", n, externalID, len(imports))
 	}
 	var status, cmID string
 	if err := db.QueryRow(`SELECT status, coalesce(chartmogul_id, '') FROM recur.imports WHERE external_id = $1`, externalID).Scan(&status, &cmID); err != nil {
 		t.Fatal(err)
 	}
-	if status != "submitted" || cmID != sub.ImportID {
+	if status != "submitted" || cmID != subs[0].ImportID {
 		t.Errorf("recur.imports says %s, %q", status, cmID)
 	}
 
@@ -275,24 +310,32 @@ func TestSubmitLostAnswer(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(a.WaitImport)
-	val, err := env.ExecuteActivity(a.WaitImport, workflows.PollInput{Settings: settings, Customer: customer, PartID: part.ID, ImportID: sub.ImportID})
-	if err != nil {
-		noSecret(t, err)
-		t.Fatalf("WaitImport: %v", err)
+	sentInvoices := 0
+	for i, b := range bs {
+		part := b.build.Parts[0]
+		val, err := env.ExecuteActivity(a.WaitImport, workflows.PollInput{Settings: settings, Customer: b.customer, PartID: part.ID, ImportID: subs[i].ImportID})
+		if err != nil {
+			noSecret(t, err)
+			t.Fatalf("WaitImport: %v", err)
+		}
+		var res workflows.PollResult
+		if err := val.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		if !res.Finished || res.Imported != part.Records || res.Failed.Total() != 0 {
+			t.Errorf("WaitImport of %s: %+v; want every one of %+v imported", b.customer, res, part.Records)
+		}
+		sentInvoices += part.Records.Invoices
 	}
-	var res workflows.PollResult
-	if err := val.Get(&res); err != nil {
-		t.Fatal(err)
-	}
-	if !res.Finished || res.Imported != part.Records || res.Failed.Total() != 0 {
-		t.Errorf("WaitImport: %+v; want every one of %+v imported", res, part.Records)
-	}
-	if c := again.customers(t); c[customer] != 1 || len(c) != 1 {
-		t.Errorf("ChartMogul lists the customers %v; want %s once", c, customer)
+	customers := again.customers(t)
+	for _, id := range ids {
+		if customers[id] != 1 {
+			t.Errorf("ChartMogul lists %s %d times", id, customers[id])
+		}
 	}
 	invoices, _ := again.invoices(t)
-	if len(invoices) != part.Records.Invoices {
-		t.Errorf("ChartMogul lists %d invoices, %d were sent", len(invoices), part.Records.Invoices)
+	if len(invoices) != sentInvoices {
+		t.Errorf("ChartMogul lists %d invoices, %d were sent", len(invoices), sentInvoices)
 	}
 	for id, n := range invoices {
 		if n != 1 {
@@ -392,7 +435,7 @@ func TestSubmitRefusedSharedRequest(t *testing.T) {
 	// A retry of the refused part is refused again, without a request.
 	for _, b := range bs {
 		if b.customer == demo.LargeCustomerID {
-			_, err := a.Submit(context.Background(), workflows.SubmitInput{Settings: settings, Customer: b.customer, PartID: b.build.Parts[0].ID})
+			_, err := a.Submit(testCtx(t), workflows.SubmitInput{Settings: settings, Customer: b.customer, PartID: b.build.Parts[0].ID})
 			if app := appError(t, err); app.Type() != workflows.ErrRefused || !strings.Contains(app.Message(), demo.LargeCustomerID) {
 				t.Errorf("the retried refusal: %s", app.Message())
 			}
@@ -416,7 +459,7 @@ func TestSubmitRateLimited(t *testing.T) {
 	budget := &Budget{DB: db, Account: "test-429-" + suffix(), Rate: 1000}
 	a.Submitter.Budget = budget
 	for attempt := 1; attempt <= 2; attempt++ {
-		_, err := a.Submit(context.Background(), workflows.SubmitInput{Settings: settings, Customer: customer, PartID: b.build.Parts[0].ID})
+		_, err := a.Submit(testCtx(t), workflows.SubmitInput{Settings: settings, Customer: customer, PartID: b.build.Parts[0].ID})
 		app := appError(t, err)
 		if app.NonRetryable() || app.NextRetryDelay() < 2*time.Second {
 			t.Errorf("attempt %d: a 429 with Retry-After 2s is retried after %s (non-retryable %v): %s", attempt, app.NextRetryDelay(), app.NonRetryable(), app.Message())

@@ -25,6 +25,7 @@ Usage:
   starter schedule [--cron "0 2 * * *"] [--timezone UTC] | --pause | --unpause | --trigger | --delete   the nightly schedule
   starter status   [--data-source DS]                                                  the schedule and the last syncs
   starter demo     --customers N [--schema billing_demo] [--seed S]                    a demo billing schema with the six views
+  starter bench    [--customers 10000] [--workers 1]                                   measure a full sync, one with nothing changed and one with 1 in 100 customers changed, and the floor
   starter help
 
 Every command takes --temporal-address (TEMPORAL_ADDRESS, default 127.0.0.1:7233), --namespace,
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return statusCmd(ctx, rest, getenv, stdout, stderr)
 	case "demo":
 		return demoCmd(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

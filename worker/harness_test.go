@@ -231,7 +231,7 @@ func startWorker(t *testing.T, opts ...workerOption) *testWorker {
 		temporalAddress: h.temporalAddr, namespace: "default", taskQueue: "e2e-" + id,
 		chartmogulURL: chartmogul.DefaultURL, sandboxAddr: "127.0.0.1:0", sandboxDB: "sqlite:" + filepath.Join(t.TempDir(), "sandbox.db"),
 		billingDB: h.dbURL, stateDB: h.dbURL, sourceSchema: w.source, sourceQuery: map[string]string{},
-		rateBudget: 35, packLinger: 30 * time.Millisecond, packCustomers: 1000, partBytes: chartmogul.MaxPayload,
+		rateBudget: 35, packLinger: 100 * time.Millisecond, packMaxLinger: 2 * time.Second, packCustomers: 1000, partBytes: chartmogul.MaxPayload,
 		pollers: 8, activities: 200,
 	}
 	for _, o := range opts {

@@ -165,14 +165,15 @@ func start(ctx context.Context, cfg *config, getenv func(string) string, log *sl
 	}
 
 	searchAttributes := embedded || hasSearchAttributes(ctx, c, cfg.namespace, log)
+	submitter := &activities.Submitter{State: st, Client: cm, Log: log, Linger: cfg.packLinger, MaxLinger: cfg.packMaxLinger,
+		MaxCustomers: cfg.packCustomers, MaxBytes: cfg.partBytes, Budget: budget, Metrics: metrics}
 	acts := &activities.Activities{
 		Config:     activities.Config{DataSource: cfg.dataSource, SearchAttributes: searchAttributes, PartBytes: cfg.partBytes},
 		Source:     &activities.Source{DB: billing, Schema: cfg.sourceSchema, Queries: cfg.sourceQuery},
 		State:      st,
 		ChartMogul: cm,
-		Submitter: &activities.Submitter{State: st, Client: cm, Log: log, Linger: cfg.packLinger, MaxCustomers: cfg.packCustomers,
-			MaxBytes: cfg.partBytes, Budget: budget, Metrics: metrics},
-		Poller:   &activities.Poller{Client: cm},
+		Submitter: submitter,
+		Poller:    &activities.Poller{Client: cm, Size: submitter.ImportSize},
 		Temporal: c,
 		Log:      log,
 		Metrics:  metrics,

@@ -59,7 +59,7 @@ func (c *customerImport) run(ctx workflow.Context) (*CustomerResult, error) {
 
 	var ex ExtractResult
 	if err := workflow.ExecuteLocalActivity(local(ctx, "Extract the rows of customer "+customer),
-		ActivityExtract, ExtractInput{Settings: c.settings, Customer: customer, Workflow: c.workflowID}).Get(ctx, &ex); err != nil {
+		ActivityExtract, ExtractInput{Settings: c.settings, Customer: customer, Workflow: c.workflowID, Hash: c.in.Hash}).Get(ctx, &ex); err != nil {
 		return c.fail(ctx, err)
 	}
 	res.Extracted = ex.Counts

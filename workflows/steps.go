@@ -44,10 +44,14 @@ type ListCustomersInput struct {
 // order, and the cursor of the next batch.
 type ListCustomersResult struct {
 	Customers []string `json:"customers"`
-	Scanned   int      `json:"scanned"`
-	Unchanged int      `json:"unchanged"`
-	Next      string   `json:"next"`
-	Done      bool     `json:"done"`
+	// Hashes are the content hashes of the customers to import, taken in
+	// the same statement that found them changed: their imports record
+	// them, and need not compute them again.
+	Hashes    map[string]string `json:"hashes,omitempty"`
+	Scanned   int               `json:"scanned"`
+	Unchanged int               `json:"unchanged"`
+	Next      string            `json:"next"`
+	Done      bool              `json:"done"`
 }
 
 // ExtractInput names the customer whose rows to read; an empty Customer
@@ -56,6 +60,8 @@ type ExtractInput struct {
 	Settings Settings `json:"settings"`
 	Customer string   `json:"customer_external_id"`
 	Workflow string   `json:"workflow_id"`
+	// Hash is the customer's content hash when the sync already has it.
+	Hash string `json:"hash,omitempty"`
 }
 
 // ExtractResult names the extract stored in the state database.

@@ -102,7 +102,7 @@ func (s *syncRun) run(ctx workflow.Context) (*SyncSummary, error) {
 	}
 	sum.CustomersScanned += list.Scanned
 	sum.CustomersUnchanged += list.Unchanged
-	if err := s.importBatch(ctx, list.Customers); err != nil {
+	if err := s.importBatch(ctx, list.Customers, list.Hashes); err != nil {
 		return s.stopped(ctx, err)
 	}
 	sum.Batches++
@@ -242,7 +242,7 @@ func (s *syncRun) listCustomers(ctx workflow.Context) (ListCustomersResult, erro
 // importBatch runs a CustomerImportWorkflow for each customer, at most
 // Concurrency at once, and folds their results into the summary. When the
 // sync is cancelled it starts no more and waits for those running.
-func (s *syncRun) importBatch(ctx workflow.Context, customers []string) error {
+func (s *syncRun) importBatch(ctx workflow.Context, customers []string, hashes map[string]string) error {
 	limit := positive(s.in.Concurrency, DefaultConcurrency)
 	var fatal error
 	for _, customer := range customers {
@@ -255,7 +255,7 @@ func (s *syncRun) importBatch(ctx workflow.Context, customers []string) error {
 		s.running++
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer func() { s.running-- }()
-			res, err := s.importCustomer(gctx, customer)
+			res, err := s.importCustomer(gctx, customer, hashes[customer])
 			if err != nil && errorType(err) == ErrConfiguration && fatal == nil {
 				fatal = err
 			}
@@ -278,7 +278,7 @@ func (s *syncRun) importBatch(ctx workflow.Context, customers []string) error {
 // customer's previous import is still running (started by an earlier sync
 // or by hand), it waits for that one and starts again: never two at once,
 // never skipped.
-func (s *syncRun) importCustomer(ctx workflow.Context, customer string) (*CustomerResult, error) {
+func (s *syncRun) importCustomer(ctx workflow.Context, customer, hash string) (*CustomerResult, error) {
 	settings := s.state.Settings
 	id := CustomerID(settings.DataSource, customer)
 	opts := workflow.ChildWorkflowOptions{
@@ -295,7 +295,7 @@ func (s *syncRun) importCustomer(ctx workflow.Context, customer string) (*Custom
 			CustomerAttr.ValueSet(customer), OutcomeAttr.ValueSet(OutcomeRunning))
 	}
 	in := CustomerInput{CustomerExternalID: customer, DataSource: settings.DataSource, Full: s.in.Full,
-		DryRun: s.in.DryRun, SyncID: workflow.GetInfo(ctx).WorkflowExecution.ID, Settings: &settings}
+		DryRun: s.in.DryRun, SyncID: workflow.GetInfo(ctx).WorkflowExecution.ID, Settings: &settings, Hash: hash}
 	for attempt := 1; ; attempt++ {
 		cctx := workflow.WithChildOptions(ctx, opts)
 		fut := workflow.ExecuteChildWorkflow(cctx, CustomerWorkflowName, in)

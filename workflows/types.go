@@ -150,6 +150,8 @@ type CustomerInput struct {
 	DryRun             bool   `json:"dry_run,omitempty"`
 	// SyncID is the sync that started this import, when one did.
 	SyncID string `json:"sync_id,omitempty"`
+	// Hash is the customer's content hash as the sync found it.
+	Hash string `json:"hash,omitempty"`
 	// Settings are the sync's; nil when a person started the import.
 	Settings *Settings `json:"settings,omitempty"`
 }

@@ -278,7 +278,7 @@ type sandbox struct {
 type sandboxOptions struct {
 	faults     api.Faults
 	maxPayload int64
-	// path reuses another sandbox's database (with its key and data
+	// reuse serves another sandbox's database (with its key and data
 	// source).
 	reuse *sandbox
 }
@@ -307,13 +307,11 @@ func startSandbox(t testing.TB, o sandboxOptions) *sandbox {
 	rememberKey(sb.key)
 	sb.client = chartmogul.NewClient(srv.URL, sb.key)
 	if sb.ds == "" {
-		// The data source is created without faults: a second server on
-		// the same database serves it.
-		setup := sb.client
+		// A faulty sandbox reuses the data source of one without faults.
 		if o.faults.Enabled() {
 			t.Fatal("create the data source on a sandbox without faults, then reuse it")
 		}
-		ds, err := setup.CreateDataSource(ctx, "recur-test")
+		ds, err := sb.client.CreateDataSource(ctx, "recur-test")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,6 +447,14 @@ func (sb *sandbox) imports(t testing.TB) []chartmogul.ImportState {
 	}
 }
 
+// testCtx bounds a call that would hang forever if a bug kept a request
+// from being sent.
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func settingsOf(ds string) workflows.Settings {
 	return workflows.Settings{DataSource: ds, PartBytes: chartmogul.MaxPayload}
 }
@@ -485,7 +491,8 @@ func extractAndBuild(t testing.TB, a *Activities, settings workflows.Settings, c
 // another, and returns the poll results.
 func sendAll(t testing.TB, a *Activities, settings workflows.Settings, b built) []workflows.PollResult {
 	t.Helper()
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	var out []workflows.PollResult
 	for _, p := range b.build.Parts {
 		sub, err := a.Submit(ctx, workflows.SubmitInput{Settings: settings, Customer: b.customer, PartID: p.ID})
@@ -500,7 +507,9 @@ func sendAll(t testing.TB, a *Activities, settings workflows.Settings, b built) 
 
 func poll(t testing.TB, a *Activities, settings workflows.Settings, customer string, partID int64, importID string) workflows.PollResult {
 	t.Helper()
-	res, err := a.Poll(context.Background(), workflows.PollInput{Settings: settings, Customer: customer, PartID: partID, ImportID: importID, Window: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := a.Poll(ctx, workflows.PollInput{Settings: settings, Customer: customer, PartID: partID, ImportID: importID, Window: time.Minute})
 	if err != nil {
 		noSecret(t, err)
 		t.Fatalf("Poll %q: %v", customer, err)
