@@ -172,11 +172,11 @@ func start(ctx context.Context, cfg *config, getenv func(string) string, log *sl
 		Source:     &activities.Source{DB: billing, Schema: cfg.sourceSchema, Queries: cfg.sourceQuery},
 		State:      st,
 		ChartMogul: cm,
-		Submitter: submitter,
-		Poller:    &activities.Poller{Client: cm, Size: submitter.ImportSize},
-		Temporal: c,
-		Log:      log,
-		Metrics:  metrics,
+		Submitter:  submitter,
+		Poller:     &activities.Poller{Client: cm, Size: submitter.ImportSize},
+		Temporal:   c,
+		Log:        log,
+		Metrics:    metrics,
 	}
 	w := worker.New(c, cfg.taskQueue, worker.Options{
 		// Most of a customer's steps are local activities; enough workflow
