@@ -171,12 +171,11 @@ func (a *Activities) Extract(ctx context.Context, in workflows.ExtractInput) (wo
 // Finish ends a customer's import: when complete, it records the content
 // hash the next sync compares against; it always removes the claim checks.
 func (a *Activities) Finish(ctx context.Context, in workflows.FinishInput) error {
-	if in.Complete && !in.DryRun && in.Customer != "" && in.Hash != "" {
-		if err := a.State.saveCustomerHash(ctx, in.Settings.DataSource, in.Customer, in.Hash); err != nil {
-			return err
-		}
+	hash := ""
+	if in.Complete && !in.DryRun && in.Customer != "" {
+		hash = in.Hash
 	}
-	return a.State.removeClaimChecks(ctx, in.ExtractID, in.Workflow, in.Customer)
+	return a.State.finishCustomer(ctx, in.Settings.DataSource, in.ExtractID, in.Workflow, in.Customer, hash)
 }
 
 // WaitWorkflow waits until the workflow with the given id (its latest run)

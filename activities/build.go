@@ -122,18 +122,12 @@ func (a *Activities) BuildPayload(ctx context.Context, in workflows.BuildInput) 
 		// it reads, which Finish removes.
 		return res, nil
 	}
-	if err := a.State.saveFailures(ctx, ds, in.Customer, in.Workflow, "", failures); err != nil {
-		return res, err
-	}
-	if err := a.State.saveConflicts(ctx, ds, in.Customer, conflicts, resolved); err != nil {
-		return res, err
-	}
 	a.Metrics.conflict(len(conflicts))
 	rows := make([]partRow, len(parts))
 	for i, p := range parts {
 		rows[i] = p.row(i + 1)
 	}
-	ids, err := a.State.replaceParts(ctx, ds, in.Customer, in.Workflow, rows)
+	ids, err := a.State.saveBuild(ctx, ds, in.Customer, in.Workflow, failures, conflicts, resolved, rows)
 	if err != nil {
 		return res, err
 	}

@@ -205,7 +205,7 @@ func recordAllImported(t *testing.T, a *Activities, ds, customer string, res wor
 		for _, list := range partEntries(t, a.State.DB, p.ID) {
 			entries = append(entries, list...)
 		}
-		if err := a.State.recordImported(context.Background(), ds, customer, "imp_test", entries); err != nil {
+		if err := a.State.recordOutcome(context.Background(), ds, customer, "wf_test", "imp_test", nil, "completed", entries, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -46,97 +47,6 @@ func (s *State) ledger(ctx context.Context, dataSource, customer string) (map[st
 	return out, nil
 }
 
-// recordImported writes to the ledger the records ChartMogul reported
-// imported, and clears their conflicts: the ledger is written only once the
-// destination confirmed.
-func (s *State) recordImported(ctx context.Context, dataSource, customer, importID string, entries []ledgerEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	types := make([]string, len(entries))
-	keys := make([]string, len(entries))
-	hashes := make([]string, len(entries))
-	contents := make([]string, len(entries))
-	for i, e := range entries {
-		types[i], keys[i], hashes[i], contents[i] = e.Type, e.Key, e.Hash, string(e.Content)
-	}
-	tx, err := s.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return stateError("cannot write the ledger", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `
-INSERT INTO recur.ledger (data_source, type, external_id, customer, hash, content, import_id)
-SELECT $1, t, k, $2, h, c::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS x(t, k, h, c)
-ON CONFLICT (data_source, type, external_id) DO UPDATE
-SET customer = EXCLUDED.customer, hash = EXCLUDED.hash, content = EXCLUDED.content, import_id = EXCLUDED.import_id, imported_at = now()`,
-		dataSource, customer, importID, pq.Array(types), pq.Array(keys), pq.Array(hashes), pq.Array(contents)); err != nil {
-		return stateError("cannot write the ledger", err)
-	}
-	if _, err := tx.ExecContext(ctx, `
-DELETE FROM recur.conflicts c USING unnest($2::text[], $3::text[]) AS x(t, k)
-WHERE c.data_source = $1 AND c.type = x.t AND c.external_id = x.k`, dataSource, pq.Array(types), pq.Array(keys)); err != nil {
-		return stateError("cannot clear the conflicts", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return stateError("cannot write the ledger", err)
-	}
-	return nil
-}
-
-// saveConflicts records the records that changed after they were imported,
-// and clears the customer's conflicts that are no more.
-func (s *State) saveConflicts(ctx context.Context, dataSource, customer string, conflicts []workflows.Conflict, resolved []ledgerEntry) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return stateError("cannot record conflicts", err)
-	}
-	defer tx.Rollback()
-	for _, c := range conflicts {
-		if _, err := tx.ExecContext(ctx, `
-INSERT INTO recur.conflicts (data_source, type, external_id, customer, fields) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (data_source, type, external_id) DO UPDATE SET fields = EXCLUDED.fields, customer = EXCLUDED.customer, last_seen = now()`,
-			dataSource, c.Type, c.ExternalID, customer, pq.Array(c.Fields)); err != nil {
-			return stateError("cannot record a conflict", err)
-		}
-	}
-	if len(resolved) > 0 {
-		types := make([]string, len(resolved))
-		keys := make([]string, len(resolved))
-		for i, e := range resolved {
-			types[i], keys[i] = e.Type, e.Key
-		}
-		if _, err := tx.ExecContext(ctx, `
-DELETE FROM recur.conflicts c USING unnest($2::text[], $3::text[]) AS x(t, k)
-WHERE c.data_source = $1 AND c.type = x.t AND c.external_id = x.k`, dataSource, pq.Array(types), pq.Array(keys)); err != nil {
-			return stateError("cannot clear the conflicts", err)
-		}
-	}
-	return stateError("cannot record conflicts", tx.Commit())
-}
-
-// saveFailures replaces the failures a workflow recorded for a customer at
-// one stage ("" for Recur's own validation, or an import id) with these.
-func (s *State) saveFailures(ctx context.Context, dataSource, customer, workflowID, importID string, failures []workflows.RecordFailure) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return stateError("cannot record failed records", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM recur.record_failures WHERE data_source = $1 AND customer = $2 AND import_id = $3`,
-		dataSource, customer, importID); err != nil {
-		return stateError("cannot record failed records", err)
-	}
-	for _, f := range failures {
-		if _, err := tx.ExecContext(ctx, `
-INSERT INTO recur.record_failures (data_source, customer, type, external_id, field, message, import_id, workflow_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, dataSource, customer, f.Type, f.ExternalID, f.Field, f.Message, importID, workflowID); err != nil {
-			return stateError("cannot record a failed record", err)
-		}
-	}
-	return stateError("cannot record failed records", tx.Commit())
-}
-
 // customerHashes returns the content hash recorded at each customer's last
 // complete import.
 func (s *State) customerHashes(ctx context.Context, dataSource string, customers []string) (map[string]string, error) {
@@ -153,15 +63,6 @@ func (s *State) customerHashes(ctx context.Context, dataSource string, customers
 		out[r.Customer] = r.Hash
 	}
 	return out, nil
-}
-
-// saveCustomerHash records a customer's content hash after a complete
-// import.
-func (s *State) saveCustomerHash(ctx context.Context, dataSource, customer, hash string) error {
-	_, err := s.DB.ExecContext(ctx, `
-INSERT INTO recur.customer_hashes (data_source, customer, hash) VALUES ($1, $2, $3)
-ON CONFLICT (data_source, customer) DO UPDATE SET hash = EXCLUDED.hash, synced_at = now()`, dataSource, customer, hash)
-	return stateError("cannot record the customer's hash", err)
 }
 
 // syncedCustomers lists the customers the ledger holds records of.
@@ -186,13 +87,20 @@ func (s *State) loadExtract(ctx context.Context, id int64) ([]byte, error) {
 	return body, stateError("cannot read the extracted rows", err)
 }
 
-// removeClaimChecks deletes a finished customer's extract and parts.
-func (s *State) removeClaimChecks(ctx context.Context, extractID int64, workflowID, customer string) error {
-	if _, err := s.DB.ExecContext(ctx, `DELETE FROM recur.extracts WHERE id = $1`, extractID); err != nil {
-		return stateError("cannot remove the extracted rows", err)
-	}
-	_, err := s.DB.ExecContext(ctx, `DELETE FROM recur.parts WHERE workflow_id = $1 AND customer = $2`, workflowID, customer)
-	return stateError("cannot remove the built parts", err)
+// finishCustomer removes a customer's extract and parts and, when hash is
+// not empty, records the content hash the next sync compares against: one
+// statement, one commit.
+func (s *State) finishCustomer(ctx context.Context, dataSource string, extractID int64, workflowID, customer, hash string) error {
+	_, err := s.DB.ExecContext(ctx, `
+WITH extract AS (
+	DELETE FROM recur.extracts WHERE id = $1
+), parts AS (
+	DELETE FROM recur.parts WHERE workflow_id = $2 AND customer = $3
+)
+INSERT INTO recur.customer_hashes (data_source, customer, hash) SELECT $4, $3, $5 WHERE $5 <> ''
+ON CONFLICT (data_source, customer) DO UPDATE SET hash = EXCLUDED.hash, synced_at = now()`,
+		extractID, workflowID, customer, dataSource, hash)
+	return stateError("cannot record the customer's outcome and remove its claim checks", err)
 }
 
 // partRow is a part of a customer's payload as stored.
@@ -212,14 +120,106 @@ type partRow struct {
 	CreatedAt  time.Time `db:"created_at"`
 }
 
-// replaceParts stores the parts of a customer's payload, replacing those a
-// previous attempt of the same step stored and never sent.
-func (s *State) replaceParts(ctx context.Context, dataSource, customer, workflowID string, parts []partRow) ([]int64, error) {
+// part reads one part, without its body (the request carries it; Submit
+// and Poll need only what describes it).
+func (s *State) part(ctx context.Context, id int64) (*partRow, error) {
+	var p partRow
+	if err := s.DB.GetContext(ctx, &p, `SELECT id, data_source, customer, workflow_id, seq, ''::bytea AS body, entries, counts,
+		records, bytes, import_id, offsets, created_at FROM recur.parts WHERE id = $1`, id); err != nil {
+		return nil, stateError("cannot read part "+itoa(id), err)
+	}
+	return &p, nil
+}
+
+// recordOutcome writes, in one statement, what became of a part: the
+// records ChartMogul imported go into the ledger (the ledger is written
+// only once the destination confirmed) and out of the conflicts, the
+// failures ChartMogul reported replace those it reported before for the
+// same import, and the import is marked finished.
+func (s *State) recordOutcome(ctx context.Context, dataSource, customer, workflowID, importID string, importRow *int64, status string,
+	imported []ledgerEntry, failures []workflows.RecordFailure) error {
+	types := make([]string, len(imported))
+	keys := make([]string, len(imported))
+	hashes := make([]string, len(imported))
+	contents := make([]string, len(imported))
+	for i, e := range imported {
+		types[i], keys[i], hashes[i], contents[i] = e.Type, e.Key, e.Hash, string(e.Content)
+	}
+	fTypes := make([]string, len(failures))
+	fIDs := make([]string, len(failures))
+	fFields := make([]string, len(failures))
+	fMessages := make([]string, len(failures))
+	for i, f := range failures {
+		fTypes[i], fIDs[i], fFields[i], fMessages[i] = f.Type, f.ExternalID, f.Field, f.Message
+	}
+	_, err := s.DB.ExecContext(ctx, `
+WITH ledger AS (
+	INSERT INTO recur.ledger (data_source, type, external_id, customer, hash, content, import_id)
+	SELECT $1, t, k, $2, h, c::jsonb, $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS x(t, k, h, c)
+	ON CONFLICT (data_source, type, external_id) DO UPDATE
+	SET customer = EXCLUDED.customer, hash = EXCLUDED.hash, content = EXCLUDED.content, import_id = EXCLUDED.import_id, imported_at = now()
+), resolved AS (
+	DELETE FROM recur.conflicts c USING unnest($4::text[], $5::text[]) AS x(t, k)
+	WHERE c.data_source = $1 AND c.type = x.t AND c.external_id = x.k
+), finished AS (
+	UPDATE recur.imports SET status = $9, finished_at = coalesce(finished_at, now()) WHERE id = $8
+), forgotten AS (
+	DELETE FROM recur.record_failures WHERE data_source = $1 AND customer = $2 AND import_id = $3
+)
+INSERT INTO recur.record_failures (data_source, customer, type, external_id, field, message, import_id, workflow_id)
+SELECT $1, $2, t, e, f, m, $3, $10 FROM unnest($11::text[], $12::text[], $13::text[], $14::text[]) AS y(t, e, f, m)`,
+		dataSource, customer, importID, pq.Array(types), pq.Array(keys), pq.Array(hashes), pq.Array(contents),
+		importRow, status, workflowID, pq.Array(fTypes), pq.Array(fIDs), pq.Array(fFields), pq.Array(fMessages))
+	return stateError("cannot record what ChartMogul imported", err)
+}
+
+// saveBuild stores what BuildPayload found, in one transaction: the
+// customer's failed records (replacing those of its last build), its
+// conflicts (and clears those that are no more), and the parts to send
+// (replacing those a previous attempt of the same step stored and never
+// sent). It returns the parts' ids, in order.
+func (s *State) saveBuild(ctx context.Context, dataSource, customer, workflowID string, failures []workflows.RecordFailure,
+	conflicts []workflows.Conflict, resolved []ledgerEntry, parts []partRow) ([]int64, error) {
 	tx, err := s.DB.BeginTxx(ctx, nil)
 	if err != nil {
-		return nil, stateError("cannot store the parts", err)
+		return nil, stateError("cannot store the built payload", err)
 	}
 	defer tx.Rollback()
+	fTypes, fIDs, fFields, fMessages := make([]string, len(failures)), make([]string, len(failures)), make([]string, len(failures)), make([]string, len(failures))
+	for i, f := range failures {
+		fTypes[i], fIDs[i], fFields[i], fMessages[i] = f.Type, f.ExternalID, f.Field, f.Message
+	}
+	if _, err := tx.ExecContext(ctx, `
+WITH forgotten AS (
+	DELETE FROM recur.record_failures WHERE data_source = $1 AND customer = $2 AND import_id = ''
+)
+INSERT INTO recur.record_failures (data_source, customer, type, external_id, field, message, import_id, workflow_id)
+SELECT $1, $2, t, e, f, m, '', $3 FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS y(t, e, f, m)`,
+		dataSource, customer, workflowID, pq.Array(fTypes), pq.Array(fIDs), pq.Array(fFields), pq.Array(fMessages)); err != nil {
+		return nil, stateError("cannot record the failed records", err)
+	}
+	if len(conflicts) > 0 || len(resolved) > 0 {
+		cTypes, cIDs, cFields := make([]string, len(conflicts)), make([]string, len(conflicts)), make([]string, len(conflicts))
+		for i, c := range conflicts {
+			// Field names hold no commas: one text per conflict carries them.
+			cTypes[i], cIDs[i], cFields[i] = c.Type, c.ExternalID, strings.Join(c.Fields, ",")
+		}
+		rTypes, rKeys := make([]string, len(resolved)), make([]string, len(resolved))
+		for i, e := range resolved {
+			rTypes[i], rKeys[i] = e.Type, e.Key
+		}
+		if _, err := tx.ExecContext(ctx, `
+WITH resolved AS (
+	DELETE FROM recur.conflicts c USING unnest($6::text[], $7::text[]) AS x(t, k)
+	WHERE c.data_source = $1 AND c.type = x.t AND c.external_id = x.k
+)
+INSERT INTO recur.conflicts (data_source, type, external_id, customer, fields)
+SELECT $1, t, k, $2, string_to_array(f, ',') FROM unnest($3::text[], $4::text[], $5::text[]) AS x(t, k, f)
+ON CONFLICT (data_source, type, external_id) DO UPDATE SET fields = EXCLUDED.fields, customer = EXCLUDED.customer, last_seen = now()`,
+			dataSource, customer, pq.Array(cTypes), pq.Array(cIDs), pq.Array(cFields), pq.Array(rTypes), pq.Array(rKeys)); err != nil {
+			return nil, stateError("cannot record the conflicts", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM recur.parts WHERE workflow_id = $1 AND customer = $2 AND import_id IS NULL`, workflowID, customer); err != nil {
 		return nil, stateError("cannot store the parts", err)
 	}
@@ -232,14 +232,5 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 			return nil, stateError("cannot store a part", err)
 		}
 	}
-	return ids, stateError("cannot store the parts", tx.Commit())
-}
-
-// part reads one part.
-func (s *State) part(ctx context.Context, id int64) (*partRow, error) {
-	var p partRow
-	if err := s.DB.GetContext(ctx, &p, `SELECT * FROM recur.parts WHERE id = $1`, id); err != nil {
-		return nil, stateError("cannot read part "+itoa(id), err)
-	}
-	return &p, nil
+	return ids, stateError("cannot store the built payload", tx.Commit())
 }

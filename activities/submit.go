@@ -267,6 +267,8 @@ type importRow struct {
 	Status       string         `db:"status"`
 	Customers    pq.StringArray `db:"customers"`
 	Reason       sql.NullString `db:"reason"`
+	// body is the request, once built.
+	body []byte
 }
 
 // assign records a new request and assigns the parts that no other attempt
@@ -297,17 +299,22 @@ func (s *Submitter) assign(ctx context.Context, dataSource string, ids []int64) 
 	if err != nil {
 		return nil, nil, err
 	}
+	partIDs := make([]int64, 0, len(offsets))
+	places := make([]string, 0, len(offsets))
 	for id, off := range offsets {
 		raw, _ := json.Marshal(off)
-		if _, err := tx.ExecContext(ctx, `UPDATE recur.parts SET offsets = $2 WHERE id = $1`, id, raw); err != nil {
-			return nil, nil, stateError("cannot record a part's place in its request", err)
-		}
+		partIDs, places = append(partIDs, id), append(places, string(raw))
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE recur.imports SET customers = $2, records = $3, bytes = $4 WHERE id = $1`,
-		imp.ID, pq.Array(customers), records, len(body)); err != nil {
+	if _, err := tx.ExecContext(ctx, `
+WITH places AS (
+	UPDATE recur.parts p SET offsets = x.o::jsonb FROM unnest($5::bigint[], $6::text[]) AS x(id, o) WHERE p.id = x.id
+)
+UPDATE recur.imports SET customers = $2, records = $3, bytes = $4 WHERE id = $1`,
+		imp.ID, pq.Array(customers), records, len(body), pq.Array(partIDs), pq.Array(places)); err != nil {
 		return nil, nil, stateError("cannot record a request", err)
 	}
 	imp.Customers = customers
+	imp.body = body
 	return imp, assigned, stateError("cannot record a request", tx.Commit())
 }
 
@@ -361,9 +368,12 @@ func buildRequest(ctx context.Context, q sqlx.QueryerContext, imp *importRow) (b
 // post sends a recorded request and records ChartMogul's id of it, through
 // db: the database, or the transaction that holds the request's row.
 func (s *Submitter) post(ctx context.Context, db sqlx.ExtContext, dataSource string, imp *importRow) (workflows.SubmitResult, error) {
-	body, _, _, _, err := buildRequest(ctx, db, imp)
-	if err != nil {
-		return workflows.SubmitResult{}, err
+	body := imp.body
+	if body == nil {
+		var err error
+		if body, _, _, _, err = buildRequest(ctx, db, imp); err != nil {
+			return workflows.SubmitResult{}, err
+		}
 	}
 	state, _, err := s.Client.CreateImport(ctx, dataSource, body)
 	if err != nil {

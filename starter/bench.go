@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	seed := fs.Int64("seed", 1, "seed of the demo data")
 	workerBin := fs.String("worker-binary", "", "the worker to run (default: built from ./worker with the Go toolchain)")
 	workerArgs := fs.String("worker-args", "", "extra flags for every worker, e.g. \"--pack-linger 50ms\"")
+	batch := fs.Int("batch-size", 0, "the syncs' batch size (default: the sync's default)")
+	concurrency := fs.Int("concurrency", 0, "the syncs' concurrency (default: the sync's default)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -157,7 +160,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		before := traffic()
 		t0 := time.Now()
 		run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.SyncID(syncDS.UUID), TaskQueue: "recur-bench"},
-			workflows.SyncWorkflowName, workflows.SyncInput{DataSource: syncDS.UUID})
+			workflows.SyncWorkflowName, workflows.SyncInput{DataSource: syncDS.UUID, BatchSize: *batch, Concurrency: *concurrency})
 		if err != nil {
 			return r, err
 		}
@@ -171,10 +174,12 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return r, nil
 	}
 
+	cpuBefore := cpuSeconds(procs)
 	full, err := runSync("full")
 	if err != nil {
 		return err
 	}
+	cpu := cpuSeconds(procs).minus(cpuBefore)
 	if full.sum.RecordsFailed > 0 {
 		return fmt.Errorf("the full sync failed %d records: %+v", full.sum.RecordsFailed, full.sum.FailedRecords)
 	}
@@ -214,6 +219,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	for i, r := range rss {
 		fmt.Fprintf(stdout, "worker %d peak RSS:    %8.1f MB\n", i+1, float64(r)/(1<<20))
 	}
+	fmt.Fprintf(stdout, "CPU per customer:     %8.1f ms Temporal dev server, %.1f ms worker(s), %.1f ms local ChartMogul and this program, %.1f ms PostgreSQL (of %.1f ms of wall time on %d cores)\n",
+		cpu.server*1000/n, cpu.workers*1000/n, cpu.self*1000/n, cpu.postgres*1000/n, full.elapsed.Seconds()*1000/n, runtime.NumCPU())
 	fmt.Fprintf(stdout, "parent run length:    %8d events (longest run of the full sync)\n", runLength)
 	fmt.Fprintf(stdout, "largest history event:%8.1f KB\n", float64(largest)/1024)
 	if *workers > 1 {
@@ -440,4 +447,57 @@ func getJSON(ctx context.Context, url, key string, out any) error {
 		return errors.New(resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// cpuUse is CPU time, in seconds, by what spent it.
+type cpuUse struct{ server, workers, self, postgres float64 }
+
+func (a cpuUse) minus(b cpuUse) cpuUse {
+	return cpuUse{a.server - b.server, a.workers - b.workers, a.self - b.self, a.postgres - b.postgres}
+}
+
+// cpuSeconds reads from /proc the CPU time of the worker processes, of
+// their children (the dev server), of this process (the local ChartMogul
+// runs in it) and of every PostgreSQL process.
+func cpuSeconds(procs []*benchWorker) cpuUse {
+	var u cpuUse
+	workers := map[int]bool{}
+	for _, p := range procs {
+		workers[p.cmd.Process.Pid] = true
+	}
+	entries, _ := os.ReadDir("/proc")
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// comm is in parentheses and may hold spaces: the fields start
+		// after the last ')'.
+		line := string(b)
+		name := line[strings.IndexByte(line, '(')+1 : strings.LastIndexByte(line, ')')]
+		f := strings.Fields(line[strings.LastIndexByte(line, ')')+2:])
+		if len(f) < 13 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		utime, _ := strconv.ParseFloat(f[11], 64)
+		stime, _ := strconv.ParseFloat(f[12], 64)
+		secs := (utime + stime) / 100 // USER_HZ
+		switch {
+		case workers[pid]:
+			u.workers += secs
+		case workers[ppid]:
+			u.server += secs
+		case pid == self:
+			u.self += secs
+		case name == "postgres":
+			u.postgres += secs
+		}
+	}
+	return u
 }

@@ -124,7 +124,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	fs.Float64Var(&c.rateBudget, "rate-budget", budget, "requests per second to ChartMogul, every worker together (RECUR_RATE_BUDGET); 0 turns the budget off")
-	fs.DurationVar(&c.packLinger, "pack-linger", 100*time.Millisecond, "a request goes when no other customer's submit came for this long; 0 sends each customer alone")
+	fs.DurationVar(&c.packLinger, "pack-linger", 250*time.Millisecond, "a request goes when no other customer's submit came for this long; 0 sends each customer alone")
 	fs.DurationVar(&c.packMaxLinger, "pack-max-linger", 2*time.Second, "…or this long after its first customer's submit, whichever comes first")
 	fs.IntVar(&c.packCustomers, "pack-customers", 1000, "most customers one request carries")
 	fs.IntVar(&c.partBytes, "part-bytes", chartmogul.MaxPayload, "largest request body; a customer's payload above it is sent in parts")
