@@ -324,12 +324,17 @@ func benchFloor(ctx context.Context, db *sql.DB, source string, cm *chartmogul.C
 		return 0, 0, err
 	}
 	for _, ch := range chunks {
-		imp, _, err := cm.CreateImport(ctx, dataSource, ch.Body)
-		if err != nil {
+		var imp *chartmogul.ImportState
+		if err := retryLimited(ctx, func() (err error) { imp, _, err = cm.CreateImport(ctx, dataSource, ch.Body); return err }); err != nil {
 			return 0, 0, err
 		}
-		done, err := cm.WaitImport(ctx, dataSource, imp.ID, 10*time.Millisecond)
-		if err != nil {
+		// Polled every 50 ms: the floor stays under the account's 40
+		// requests/s, as a sync must.
+		var done *chartmogul.ImportState
+		if err := retryLimited(ctx, func() (err error) {
+			done, err = cm.WaitImport(ctx, dataSource, imp.ID, 50*time.Millisecond)
+			return err
+		}); err != nil {
 			return 0, 0, err
 		}
 		if _, failed := done.Records(); failed > 0 {
@@ -500,4 +505,21 @@ func cpuSeconds(procs []*benchWorker) cpuUse {
 		}
 	}
 	return u
+}
+
+// retryLimited runs f again after a 429's Retry-After, as any client of
+// ChartMogul must.
+func retryLimited(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		var e *chartmogul.Error
+		if !errors.As(err, &e) || e.Code != chartmogul.ERATELIMIT {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(max(e.RetryAfter, time.Second)):
+		}
+	}
 }

@@ -133,6 +133,17 @@ func (c *common) dial(ctx context.Context) (client.Client, error) {
 	return tc, nil
 }
 
+// connect resolves the data source and connects to Temporal: what every
+// command about a sync does first.
+func (c *common) connect(ctx context.Context) (string, client.Client, error) {
+	ds, err := c.resolveDataSource(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	tc, err := c.dial(ctx)
+	return ds, tc, err
+}
+
 // state opens the state database.
 func (c *common) state(ctx context.Context) (*sqlx.DB, error) {
 	u := cmp.Or(c.stateDB, c.billingDB)

@@ -40,11 +40,7 @@ func scheduleCmd(ctx context.Context, args []string, getenv func(string) string,
 	if n > 1 {
 		return usageError{"give at most one of --pause, --unpause, --trigger and --delete"}
 	}
-	ds, err := c.resolveDataSource(ctx)
-	if err != nil {
-		return err
-	}
-	tc, err := c.dial(ctx)
+	ds, tc, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -99,11 +95,7 @@ func statusCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	ds, err := c.resolveDataSource(ctx)
-	if err != nil {
-		return err
-	}
-	tc, err := c.dial(ctx)
+	ds, tc, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -37,11 +37,7 @@ func syncCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	ds, err := c.resolveDataSource(ctx)
-	if err != nil {
-		return err
-	}
-	tc, err := c.dial(ctx)
+	ds, tc, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
