@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +288,38 @@ func TestConfigurationErrorsFailFast(t *testing.T) {
 				t.Errorf("the sync took %s to fail; a configuration error must fail at once", d)
 			}
 		})
+	}
+}
+
+// TestMetricsAndJSONLogs serves the worker's metrics on --metrics-addr (the
+// SDK's and Recur's own) and logs JSON lines that carry workflow ids.
+func TestMetricsAndJSONLogs(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	w := startWorker(t, func(c *config) { c.metricsAddr = addr })
+	w.demo(5)
+	w.mustSync(workflows.SyncInput{})
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"temporal_workflow_completed", "temporal_local_activity_execution_latency_seconds", "recur_records_total{outcome=\"imported\"}", "recur_imports_total",
+		"recur_chartmogul_answers_total{method=\"POST\",status=\"201\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("the metrics lack %s", want)
+		}
+	}
+	var buf bytes.Buffer
+	log := newLogger(func(k string) string {
+		if k == "RECUR_LOG_FORMAT" {
+			return "json"
+		}
+		return ""
+	}, &buf)
+	log.Info("probe", "WorkflowID", "sync/x")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil || line["WorkflowID"] != "sync/x" {
+		t.Errorf("RECUR_LOG_FORMAT=json logs %q, want a JSON object carrying the workflow id", buf.String())
 	}
 }
