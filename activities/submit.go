@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -59,6 +62,7 @@ type Submitter struct {
 
 	mu     sync.Mutex
 	queues map[string]*packQueue
+	flight singleflight.Group
 	// sizes remembers the body size of the imports this process posted,
 	// for the Poller's first wait.
 	sizes sync.Map
@@ -416,7 +420,41 @@ func (s *Submitter) unassign(ctx context.Context, imp *importRow, reason string)
 // is asked for the import by its external id, and only when it has none is
 // the same request (same external id, same body) posted again. The row
 // lock makes the parts of one request reconcile one at a time.
+//
+// The parts of one request reconcile once per process: the first asks, the
+// others share its answer instead of each holding a database connection
+// while they wait for the row lock (which starved the pool that the rate
+// budget draws on, and stalled every submit until they timed out).
 func (s *Submitter) reconcile(ctx context.Context, dataSource string, importID, partID int64) (workflows.SubmitResult, error) {
+	v, err, _ := s.flight.Do(strconv.FormatInt(importID, 10), func() (any, error) {
+		return s.reconcileImport(ctx, dataSource, importID)
+	})
+	if errors.Is(err, errSplit) {
+		// The request was refused as a whole and split: this part goes
+		// again, alone or with others.
+		p, perr := s.State.part(ctx, partID)
+		if perr != nil {
+			return workflows.SubmitResult{}, perr
+		}
+		if p.ImportID != nil && *p.ImportID != importID {
+			return s.reconcile(ctx, dataSource, *p.ImportID, partID)
+		}
+		o := s.dispatch(ctx, dataSource, []int64{partID})[partID]
+		return o.res, o.err
+	}
+	if err != nil {
+		return workflows.SubmitResult{}, err
+	}
+	return v.(workflows.SubmitResult), nil
+}
+
+// errSplit says that a request was refused as a whole and its parts freed,
+// to be sent again in smaller requests.
+var errSplit = errors.New("the request was refused as a whole and split; its parts are sent again")
+
+// reconcileImport finds out what became of one recorded request, under a
+// row lock that serialises the workers that ask at the same time.
+func (s *Submitter) reconcileImport(ctx context.Context, dataSource string, importID int64) (workflows.SubmitResult, error) {
 	tx, err := s.State.DB.BeginTxx(ctx, nil)
 	if err != nil {
 		return workflows.SubmitResult{}, stateError("cannot read a request", err)
@@ -433,7 +471,9 @@ func (s *Submitter) reconcile(ctx context.Context, dataSource string, importID, 
 	case imp.ChartMogulID.Valid:
 		return result(imp.ChartMogulID.String), nil
 	case imp.Status == "refused":
-		return workflows.SubmitResult{}, refusedError("ChartMogul refused the payload of %s: %s", s.partCustomer(ctx, partID), imp.Reason.String)
+		return workflows.SubmitResult{}, refusedError("ChartMogul refused the payload of %s: %s", customersLabel(imp.Customers), imp.Reason.String)
+	case imp.Status == "split":
+		return workflows.SubmitResult{}, errSplit
 	}
 	existing, err := s.Client.Import(ctx, dataSource, imp.ExternalID)
 	if err == nil && existing.ID != "" {
@@ -462,8 +502,7 @@ func (s *Submitter) reconcile(ctx context.Context, dataSource string, importID, 
 			if cerr := tx.Commit(); cerr != nil {
 				return workflows.SubmitResult{}, stateError("cannot split a refused request", cerr)
 			}
-			o := s.dispatch(ctx, dataSource, []int64{partID})[partID]
-			return o.res, o.err
+			return workflows.SubmitResult{}, errSplit
 		}
 		if errors.As(err, &ce) && isRefusal(ce) {
 			// Keep the refusal recorded: a later attempt answers with it.
@@ -474,26 +513,21 @@ func (s *Submitter) reconcile(ctx context.Context, dataSource string, importID, 
 	return res, stateError("cannot record a request", tx.Commit())
 }
 
+// customersLabel names the customers of a request for messages.
+func customersLabel(customers []string) string {
+	if len(customers) == 1 {
+		return partLabel(customers[0])
+	}
+	return "customers " + fmt.Sprint(customers)
+}
+
 // submitError explains a failed submission.
 func (s *Submitter) submitError(err error, imp *importRow, dataSource string) error {
 	var ce *chartmogul.Error
 	if errors.As(err, &ce) && isRefusal(ce) {
-		who := "customers " + fmt.Sprint([]string(imp.Customers))
-		if len(imp.Customers) == 1 {
-			who = partLabel(imp.Customers[0])
-		}
-		return refusedError("ChartMogul refused the payload of %s (%d): %s", who, ce.Status, ce.Error())
+		return refusedError("ChartMogul refused the payload of %s (%d): %s", customersLabel(imp.Customers), ce.Status, ce.Error())
 	}
 	return chartMogulError(err, "submitting request "+imp.ExternalID, dataSource)
-}
-
-// partCustomer names a part's customer for messages.
-func (s *Submitter) partCustomer(ctx context.Context, partID int64) string {
-	var customer string
-	if err := s.State.DB.GetContext(ctx, &customer, `SELECT customer FROM recur.parts WHERE id = $1`, partID); err != nil {
-		return fmt.Sprintf("part %d", partID)
-	}
-	return partLabel(customer)
 }
 
 // ImportSize returns the body size of an import this process posted, or 0.

@@ -154,7 +154,15 @@ func start(ctx context.Context, cfg *config, getenv func(string) string, log *sl
 	}
 
 	metrics := activities.NewMetrics(reg)
-	budget := &activities.Budget{DB: state, Account: activities.BudgetAccount(cm.BaseURL, cm.APIKey), Rate: cfg.rateBudget}
+	// The budget draws on a pool of its own: however busy the state
+	// database's pool, a request to ChartMogul can always reserve its slot.
+	budgetDB, err := openDatabase(ctx, cfg.stateDB, "state")
+	if err != nil {
+		return nil, err
+	}
+	budgetDB.SetMaxOpenConns(4)
+	r.closers = append(r.closers, func() { budgetDB.Close() })
+	budget := &activities.Budget{DB: budgetDB, Account: activities.BudgetAccount(cm.BaseURL, cm.APIKey), Rate: cfg.rateBudget}
 	cm.Before = func(ctx context.Context, method, path string) error { return budget.Wait(ctx) }
 	cm.After = metrics.Answer
 	if cfg.metricsAddr != "" {
