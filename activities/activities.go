@@ -14,7 +14,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/go-json-experiment/json"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/recurhq/recur/chartmogul"
 	"github.com/recurhq/recur/workflows"
@@ -235,13 +233,6 @@ func (a *Activities) FindRemoved(ctx context.Context, in workflows.FindRemovedIn
 		}
 	}
 	return res, nil
-}
-
-// nonRetryable reports whether err is an application error that is not
-// retried.
-func nonRetryable(err error) bool {
-	var app *temporal.ApplicationError
-	return errors.As(err, &app) && app.NonRetryable()
 }
 
 // partLabel names a customer's part in messages.

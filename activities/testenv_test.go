@@ -574,3 +574,10 @@ func ledgerKeys(t testing.TB, db *sqlx.DB, ds, customer string) map[string]bool 
 	}
 	return out
 }
+
+// nonRetryable reports whether err is an application error that is not
+// retried.
+func nonRetryable(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable()
+}
