@@ -321,7 +321,10 @@ func TestWorkerKilledMidSync(t *testing.T) {
 	// waiting.
 	sb := startSandbox(t, "--inject-delay", "150ms")
 	env := append(faultWorkerEnv(w, sb), "TEMPORAL_ADDRESS="+w.h.temporalAddr)
-	p := startWorkerProcess(t, env)
+	// Requests of at most half a second's customers: enough of them that
+	// both kills land mid-sync on a quiet machine as on a busy one.
+	args := []string{"--pack-linger", "100ms", "--pack-max-linger", "500ms"}
+	p := startWorkerProcess(t, env, args...)
 
 	ctx := context.Background()
 	tc, err := client.Dial(client.Options{HostPort: w.h.temporalAddr})
@@ -343,7 +346,7 @@ func TestWorkerKilledMidSync(t *testing.T) {
 		}
 		p.kill()
 		t.Logf("kill %d: the worker was SIGKILLed with %d imports at the sandbox", i+1, sb.imports(t))
-		p = startWorkerProcess(t, env)
+		p = startWorkerProcess(t, env, args...)
 		proc := p
 		t.Cleanup(func() {
 			if t.Failed() {
@@ -378,7 +381,8 @@ func TestDevServerKilledWithWorker(t *testing.T) {
 	sb := startSandbox(t, "--inject-delay", "100ms")
 	devPort, uiPort := freePort(t), freePort(t)
 	devDB := filepath.Join(t.TempDir(), "temporal.db")
-	args := []string{"--dev-db", devDB, "--dev-port", strconv.Itoa(devPort), "--ui-port", strconv.Itoa(uiPort)}
+	args := []string{"--dev-db", devDB, "--dev-port", strconv.Itoa(devPort), "--ui-port", strconv.Itoa(uiPort),
+		"--pack-linger", "100ms", "--pack-max-linger", "500ms"}
 	env := append(faultWorkerEnv(w, sb), "TEMPORAL_CLI="+testTemporalCLI())
 	p := startWorkerProcess(t, env, args...)
 	addr := "127.0.0.1:" + strconv.Itoa(devPort)
